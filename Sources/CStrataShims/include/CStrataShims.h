@@ -1,0 +1,31 @@
+#ifndef STRATA_SHIMS_H
+#define STRATA_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) with zlib-style chaining:
+/// start with crc = 0, pass the previous result to continue over more bytes.
+/// Uses SSE4.2 with three interleaved streams when the CPU has it, else the portable table.
+uint32_t strata_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/// Portable slicing-by-8 implementation (same contract as strata_crc32c).
+uint32_t strata_crc32c_portable(uint32_t crc, const void *buf, size_t len);
+
+/// SSE4.2, one stream only (same contract). Must only be called when strata_crc32c_hw_available().
+uint32_t strata_crc32c_hw_single(uint32_t crc, const void *buf, size_t len);
+
+/// SSE4.2, three interleaved streams (same contract). Must only be called when available.
+uint32_t strata_crc32c_hw_interleaved(uint32_t crc, const void *buf, size_t len);
+
+/// 1 when the CPU supports the SSE4.2 crc32 instruction.
+int strata_crc32c_hw_available(void);
+
+/// fallocate(2) (Linux). Returns 0 on success, else errno. On systems without it, posix_fallocate.
+int strata_fallocate(int fd, int mode, off_t offset, off_t len);
+
+/// FALLOC_FL_KEEP_SIZE, exported so Swift needs no _GNU_SOURCE.
+int strata_falloc_keep_size(void);
+
+#endif

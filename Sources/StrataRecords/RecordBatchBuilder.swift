@@ -1,0 +1,129 @@
+import NIOCore
+
+/// Builds one RecordBatch v2 from records (tests, fixtures, the Swift client's producer).
+///
+/// Offset deltas are 0..<n, `baseTimestamp` is the first record's timestamp, `maxTimestamp` the
+/// largest. With `.lz4` the records section is compressed as one LZ4 frame. The result has
+/// `baseOffset` 0 (the broker assigns offsets) and a valid CRC.
+public struct RecordBatchBuilder {
+    public var compression: CompressionCodec
+    public var producerId: Int64
+    public var producerEpoch: Int16
+    public var baseSequence: Int32
+    public var partitionLeaderEpoch: Int32
+    public var isTransactional: Bool
+    public var timestampType: TimestampType
+
+    private var records: ByteBuffer
+    private var count: Int32 = 0
+    private var baseTimestamp: Int64 = 0
+    private var maxTimestamp: Int64 = -1
+
+    public init(
+        compression: CompressionCodec = .none, producerId: Int64 = -1, producerEpoch: Int16 = -1,
+        baseSequence: Int32 = -1, partitionLeaderEpoch: Int32 = -1, isTransactional: Bool = false,
+        timestampType: TimestampType = .createTime, capacity: Int = 1024
+    ) {
+        self.compression = compression
+        self.producerId = producerId
+        self.producerEpoch = producerEpoch
+        self.baseSequence = baseSequence
+        self.partitionLeaderEpoch = partitionLeaderEpoch
+        self.isTransactional = isTransactional
+        self.timestampType = timestampType
+        self.records = ByteBufferAllocator().buffer(capacity: capacity)
+    }
+
+    /// Number of records appended so far.
+    public var recordCount: Int { Int(count) }
+    /// Uncompressed size of the records section so far.
+    public var uncompressedRecordBytes: Int { records.readableBytes }
+    /// Estimated batch size if built now (uncompressed).
+    public var estimatedSizeInBytes: Int { RecordBatchHeader.Layout.size + records.readableBytes }
+
+    /// Appends a record. `headers` values may be nil. Timestamps are milliseconds since the epoch.
+    public mutating func append(
+        key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = [], timestamp: Int64
+    ) {
+        if count == 0 { baseTimestamp = timestamp }
+        maxTimestamp = Swift.max(maxTimestamp, timestamp)
+        let timestampDelta = timestamp &- baseTimestamp
+        let offsetDelta = count
+        let keyLength = Int32(key?.readableBytes ?? -1)
+        let valueLength = Int32(value?.readableBytes ?? -1)
+        var bodySize = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
+        bodySize += Varint.size(keyLength) + Swift.max(0, Int(keyLength))
+        bodySize += Varint.size(valueLength) + Swift.max(0, Int(valueLength))
+        bodySize += Varint.size(Int32(headers.count))
+        for header in headers {
+            let hk = Int32(header.key.utf8.count)
+            let hv = Int32(header.value?.readableBytes ?? -1)
+            bodySize += Varint.size(hk) + Int(hk) + Varint.size(hv) + Swift.max(0, Int(hv))
+        }
+        Varint.write(Int32(bodySize), to: &records)
+        records.writeInteger(Int8(0))
+        Varint.write(timestampDelta, to: &records)
+        Varint.write(offsetDelta, to: &records)
+        Varint.write(keyLength, to: &records)
+        if let key { records.writeImmutableBuffer(key) }
+        Varint.write(valueLength, to: &records)
+        if let value { records.writeImmutableBuffer(value) }
+        Varint.write(Int32(headers.count), to: &records)
+        for header in headers {
+            Varint.write(Int32(header.key.utf8.count), to: &records)
+            records.writeString(header.key)
+            Varint.write(Int32(header.value?.readableBytes ?? -1), to: &records)
+            if let value = header.value { records.writeImmutableBuffer(value) }
+        }
+        count += 1
+    }
+
+    /// Convenience for byte arrays and strings.
+    public mutating func append(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64) {
+        append(key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
+               headers: headers, timestamp: timestamp)
+    }
+
+    /// Encodes the batch. Precondition: at least one record was appended.
+    public func build() throws(RecordsError) -> ByteBuffer {
+        precondition(count > 0, "a RecordBatch needs at least one record")
+        typealias L = RecordBatchHeader.Layout
+        var out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes + 64)
+        out.writeInteger(Int64(0))                      // baseOffset
+        out.writeInteger(Int32(0))                      // batchLength, patched below
+        out.writeInteger(partitionLeaderEpoch)
+        out.writeInteger(Int8(2))                       // magic
+        out.writeInteger(UInt32(0))                     // crc, patched below
+        var attributes = Int16(compression.rawValue)
+        if timestampType == .logAppendTime { attributes |= 0x8 }
+        if isTransactional { attributes |= 0x10 }
+        out.writeInteger(attributes)
+        out.writeInteger(count - 1)                     // lastOffsetDelta
+        out.writeInteger(baseTimestamp)
+        out.writeInteger(maxTimestamp)
+        out.writeInteger(producerId)
+        out.writeInteger(producerEpoch)
+        out.writeInteger(baseSequence)
+        out.writeInteger(count)
+        switch compression {
+        case .none:
+            out.writeImmutableBuffer(records)
+        case .lz4:
+            try LZ4Frame.compress(records, into: &out)
+        default:
+            throw .unsupportedCompression(codec: compression.rawValue)
+        }
+        out.setInteger(Int32(out.readableBytes - L.logOverhead), at: L.batchLength)
+        let crc = out.withUnsafeReadableBytes { RecordBatchHeader.computeCRC(batchBytes: $0) }
+        out.setInteger(crc, at: L.crc)
+        return out
+    }
+
+    /// Clears the records so the builder can be reused (keeps its buffer capacity).
+    public mutating func reset() {
+        records.clear()
+        count = 0
+        baseTimestamp = 0
+        maxTimestamp = -1
+    }
+}
