@@ -5,6 +5,9 @@
 //   StrataRecords  — RecordBatch v2 bytes, varints, CRC-32C, LZ4 frames   (NIOCore, CLZ4, CStrataShims)
 //   StrataProtocol — Kafka wire codec: frames, headers, per-API messages   (StrataRecords, NIOCore)
 //   StrataStorage  — segments, indexes, partition logs, recovery            (StrataRecords, Logging)
+//   StrataBroker   — request handlers wiring protocol ↔ storage              (Storage, Protocol, NIO, Metrics)
+//   strata         — `strata serve|topics|produce|consume|perf` executable
+//   segment-dump   — offline inspection of .log/.index/.timeindex files
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -18,10 +21,17 @@ let package = Package(
         .library(name: "StrataRecords", targets: ["StrataRecords"]),
         .library(name: "StrataStorage", targets: ["StrataStorage"]),
         .library(name: "StrataProtocol", targets: ["StrataProtocol"]),
+        .library(name: "StrataBroker", targets: ["StrataBroker"]),
+        .executable(name: "strata", targets: ["strata"]),
+        .executable(name: "segment-dump", targets: ["segment-dump"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -56,6 +66,46 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "StrataBroker",
+            dependencies: [
+                "StrataStorage",
+                "StrataProtocol",
+                "StrataRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "strata",
+            dependencies: [
+                "StrataBroker",
+                "StrataStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "segment-dump",
+            dependencies: [
+                "StrataStorage",
+                "StrataRecords",
+                "StrataProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "StrataRecordsTests",
             dependencies: ["StrataRecords", "CStrataShims"],
@@ -70,6 +120,19 @@ let package = Package(
             name: "StrataProtocolTests",
             dependencies: ["StrataProtocol", "StrataRecords", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrataBrokerTests",
+            dependencies: ["StrataBroker", "StrataStorage", "StrataProtocol", "StrataRecords",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SegmentDumpTests",
+            dependencies: ["StrataStorage", "StrataRecords", "StrataProtocol",
+                           .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -55,6 +55,16 @@ public struct AppendInfo: Sendable, Equatable {
     public var logAppendTime: Int64
     public var sizeInBytes: Int
     public var logStartOffset: Int64
+
+    public init(firstOffset: Int64, lastOffset: Int64, maxTimestamp: Int64, logAppendTime: Int64, sizeInBytes: Int,
+                logStartOffset: Int64) {
+        self.firstOffset = firstOffset
+        self.lastOffset = lastOffset
+        self.maxTimestamp = maxTimestamp
+        self.logAppendTime = logAppendTime
+        self.sizeInBytes = sizeInBytes
+        self.logStartOffset = logStartOffset
+    }
 }
 
 /// A run of whole batches in one segment, read without copying: a view of the segment's memory

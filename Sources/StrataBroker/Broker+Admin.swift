@@ -1,0 +1,136 @@
+import StrataProtocol
+import StrataStorage
+
+extension Broker {
+    func createTopics(_ request: CreateTopicsRequest) -> CreateTopicsResponse {
+        var response = CreateTopicsResponse()
+        for topic in request.topics {
+            var result = CreateTopicsResponse.Result()
+            result.name = topic.name
+            let partitions = topic.numPartitions == -1 ? config.numPartitions : topic.numPartitions
+            var overrides: [String: String] = [:]
+            for entry in topic.configs { overrides[entry.name] = entry.value }
+            if topic.replicationFactor != -1 && topic.replicationFactor != 1 {
+                result.errorCode = .invalidReplicationFactor
+                result.errorMessage = "replication factor \(topic.replicationFactor) > 1: this is a single node"
+            } else if !topic.assignments.isEmpty && topic.numPartitions != -1 {
+                result.errorCode = .invalidRequest
+                result.errorMessage = "both num_partitions and assignments given"
+            } else if partitions <= 0 && topic.assignments.isEmpty {
+                result.errorCode = .invalidPartitions
+                result.errorMessage = "partition count must be positive"
+            } else if request.validateOnly {
+                if let reason = Topic.validationError(topic.name) {
+                    result.errorCode = .invalidTopicException
+                    result.errorMessage = reason
+                } else if logs.topic(topic.name) != nil {
+                    result.errorCode = .topicAlreadyExists
+                } else {
+                    do throws(StorageError) { _ = try LogConfig(overrides: overrides, defaults: config.logDefaults) } catch {
+                        result.errorCode = ErrorMapping.code(for: error)
+                        result.errorMessage = "\(error)"
+                    }
+                }
+            } else {
+                let count = topic.assignments.isEmpty ? partitions : Int32(topic.assignments.count)
+                do throws(StorageError) {
+                    try logs.createTopic(topic.name, partitionCount: count, configOverrides: overrides)
+                } catch {
+                    result.errorCode = ErrorMapping.code(for: error)
+                    result.errorMessage = "\(error)"
+                }
+            }
+            response.topics.append(result)
+        }
+        return response
+    }
+
+    func deleteTopics(_ request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+        var response = DeleteTopicsResponse()
+        for name in request.topicNames {
+            var code = KafkaErrorCode.noError
+            do throws(StorageError) { try logs.deleteTopic(name) } catch { code = ErrorMapping.code(for: error) }
+            response.responses.append(NamedResult(name: name, errorCode: code))
+        }
+        return response
+    }
+
+    /// Every idempotent producer gets a fresh id at epoch 0 (no transactions).
+    func initProducerId(_ request: InitProducerIdRequest) -> InitProducerIdResponse {
+        var response = InitProducerIdResponse()
+        if request.transactionalId != nil {
+            response.errorCode = .transactionalIdAuthorizationFailed
+            return response
+        }
+        response.producerId = producers.allocateProducerId()
+        response.producerEpoch = 0
+        return response
+    }
+
+    static let topicResourceType: Int8 = 2
+    static let brokerResourceType: Int8 = 4
+
+    /// DescribeConfigs for topics (effective values, overrides marked as topic config) and the broker.
+    func describeConfigs(_ request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+        var response = DescribeConfigsResponse()
+        for resource in request.resources {
+            var result = DescribeConfigsResponse.Result()
+            result.resourceType = resource.resourceType
+            result.resourceName = resource.resourceName
+            var entries: [(String, String, Bool)] = []
+            switch resource.resourceType {
+            case Self.topicResourceType:
+                guard let topic = logs.topic(resource.resourceName),
+                      let effective = try? LogConfig(overrides: topic.configOverrides, defaults: config.logDefaults) else {
+                    result.errorCode = .unknownTopicOrPartition
+                    response.results.append(result)
+                    continue
+                }
+                for (key, value) in Self.describe(effective) {
+                    entries.append((key, value, topic.configOverrides[key] == nil))
+                }
+            case Self.brokerResourceType:
+                entries = [
+                    ("node.id", "\(config.nodeId)", true), ("num.partitions", "\(config.numPartitions)", true),
+                    ("auto.create.topics.enable", "\(config.autoCreateTopics)", true),
+                    ("socket.request.max.bytes", "\(config.socketRequestMaxBytes)", true),
+                ] + Self.describe(config.logDefaults).map { ($0.0, $0.1, true) }
+            default:
+                result.errorCode = .invalidRequest
+                result.errorMessage = "unsupported resource type \(resource.resourceType)"
+            }
+            let wanted = resource.configurationKeys.map(Set.init)
+            for (key, value, isDefault) in entries.sorted(by: { $0.0 < $1.0 }) where wanted?.contains(key) ?? true {
+                var entry = DescribeConfigsResponse.Config()
+                entry.name = key
+                entry.value = value
+                entry.isDefault = isDefault
+                entry.configSource = isDefault ? 5 : 1
+                result.configs.append(entry)
+            }
+            response.results.append(result)
+        }
+        return response
+    }
+
+    static func describe(_ config: LogConfig) -> [(String, String)] {
+        [
+            ("cleanup.policy", config.cleanupPolicy.sorted().joined(separator: ",")),
+            ("delete.retention.ms", "\(config.deleteRetentionMilliseconds)"),
+            ("file.delete.delay.ms", "\(config.fileDeleteDelayMilliseconds)"),
+            ("flush.messages", "\(config.flushMessages)"),
+            ("flush.ms", "\(config.flushMilliseconds)"),
+            ("index.interval.bytes", "\(config.indexIntervalBytes)"),
+            ("max.compaction.lag.ms", "\(config.maxCompactionLagMilliseconds)"),
+            ("max.message.bytes", "\(config.maxMessageBytes)"),
+            ("message.timestamp.type", config.messageTimestampType),
+            ("min.cleanable.dirty.ratio", "\(config.minCleanableDirtyRatio)"),
+            ("min.compaction.lag.ms", "\(config.minCompactionLagMilliseconds)"),
+            ("retention.bytes", "\(config.retentionBytes)"),
+            ("retention.ms", "\(config.retentionMilliseconds)"),
+            ("segment.bytes", "\(config.segmentBytes)"),
+            ("segment.index.bytes", "\(config.segmentIndexBytes)"),
+            ("segment.ms", "\(config.segmentMilliseconds)"),
+        ]
+    }
+}

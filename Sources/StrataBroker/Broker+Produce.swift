@@ -1,0 +1,141 @@
+import NIOCore
+import StrataProtocol
+import StrataRecords
+import StrataStorage
+
+extension Broker {
+    typealias PartitionResponse = ProduceResponse.PartitionResponse
+
+    /// Produce: one batch per partition, validated and appended as sent (no recompression), offsets
+    /// stamped in the written header; acks=-1 answers only after fdatasync (group commit);
+    /// acks=0 gets no answer at all.
+    func produce(_ request: ProduceRequest) async -> ProduceResponse? {
+        var responses: [TopicPartitions<PartitionResponse>] = []
+        var durable: [(topic: Int, partition: Int, log: PartitionLog, through: Int64)] = []
+        let acksValid = request.acks == 0 || request.acks == 1 || request.acks == -1
+        for topic in request.topics {
+            var partitions: [PartitionResponse] = []
+            for partition in topic.partitions {
+                var result = PartitionResponse(index: partition.index, baseOffset: -1)
+                if !acksValid {
+                    result.errorCode = .invalidRequiredAcks
+                } else if request.transactionalId != nil {
+                    result.errorCode = .transactionalIdAuthorizationFailed
+                    result.errorMessage = "transactions are not supported"
+                } else {
+                    let topicPartition = TopicPartition(topic.name, partition.index)
+                    switch append(partition.records, to: topicPartition) {
+                    case let .success((log, info)):
+                        result.baseOffset = info.firstOffset
+                        result.logStartOffset = info.logStartOffset
+                        if request.acks == -1 {
+                            durable.append((responses.count, partitions.count, log, info.lastOffset + 1))
+                        }
+                    case let .failure(failure):
+                        result.errorCode = failure.code
+                        result.errorMessage = failure.message
+                    }
+                }
+                partitions.append(result)
+            }
+            responses.append(TopicPartitions(name: topic.name, partitions: partitions))
+        }
+        for wait in durable {
+            do throws(StorageError) {
+                try await wait.log.flush(through: wait.through)
+            } catch {
+                logger.error("produce not durable", metadata: ["partition": "\(wait.log.topicPartition)",
+                                                              "error": "\(error)"])
+                responses[wait.topic].partitions[wait.partition].errorCode = ErrorMapping.code(for: error)
+                responses[wait.topic].partitions[wait.partition].errorMessage = "\(error)"
+            }
+        }
+        if request.acks == 0 { return nil }
+        return ProduceResponse(responses: responses)
+    }
+
+    struct ProduceFailure: Error {
+        var code: KafkaErrorCode
+        var message: String
+    }
+
+    /// Validates the single batch of one partition and appends it (idempotence-checked).
+    private func append(_ records: ByteBuffer?, to partition: TopicPartition)
+        -> Result<(PartitionLog, AppendInfo), ProduceFailure> {
+        guard let log = logs.log(for: partition) else {
+            return .failure(.init(code: .unknownTopicOrPartition, message: "unknown partition \(partition)"))
+        }
+        guard var bytes = records, bytes.readableBytes > 0 else {
+            return .failure(.init(code: .invalidRecord, message: "no records"))
+        }
+        let batch: RecordBatch
+        let header: RecordBatchHeader
+        do throws(RecordsError) {
+            guard let first = try RecordBatch.next(from: &bytes, batchBytesMax: Int(Int32.max)) else {
+                return .failure(.init(code: .invalidRecord, message: "no records"))
+            }
+            batch = first
+            header = try first.header()
+        } catch {
+            return .failure(.init(code: ErrorMapping.code(for: error), message: "\(error)"))
+        }
+        guard bytes.readableBytes == 0 else {
+            return .failure(.init(code: .invalidRecord, message: "exactly one record batch per partition is allowed"))
+        }
+        if header.isControl {
+            return .failure(.init(code: .invalidRecord, message: "producers may not write control batches"))
+        }
+        if header.baseOffset != 0 {
+            return .failure(.init(code: .invalidRecord, message: "baseOffset must be 0, got \(header.baseOffset)"))
+        }
+        let result: Result<AppendInfo, ProduceFailure>
+        if header.producerId >= 0 {
+            guard header.baseSequence >= 0 else {
+                return .failure(.init(code: .invalidRecord, message: "idempotent batch without sequence"))
+            }
+            result = appendLock(for: partition).withLock { () -> Result<AppendInfo, ProduceFailure> in
+                switch producers.check(partition: partition, producerId: header.producerId,
+                                       epoch: header.producerEpoch, firstSequence: header.baseSequence,
+                                       lastSequence: header.lastSequence) {
+                case let .duplicate(firstOffset):
+                    return .success(AppendInfo(firstOffset: firstOffset,
+                                               lastOffset: firstOffset + Int64(header.lastOffsetDelta),
+                                               maxTimestamp: header.maxTimestamp, logAppendTime: -1,
+                                               sizeInBytes: 0, logStartOffset: log.logStartOffset))
+                case let .outOfOrder(expected, got):
+                    return .failure(.init(code: .outOfOrderSequenceNumber,
+                                          message: "expected sequence \(expected), got \(got)"))
+                case let .fencedEpoch(current, got):
+                    return .failure(.init(code: .invalidProducerEpoch,
+                                          message: "producer epoch \(got) is older than \(current)"))
+                case .append:
+                    let appended = appendToLog(batch, log: log)
+                    if case let .success(info) = appended {
+                        producers.record(partition: partition, producerId: header.producerId,
+                                         epoch: header.producerEpoch,
+                                         batch: .init(firstSequence: header.baseSequence,
+                                                      lastSequence: header.lastSequence,
+                                                      firstOffset: info.firstOffset, lastOffset: info.lastOffset))
+                    }
+                    return appended
+                }
+            }
+        } else {
+            result = appendToLog(batch, log: log)
+        }
+        return result.map { (log, $0) }
+    }
+
+    private func appendToLog(_ batch: RecordBatch, log: PartitionLog) -> Result<AppendInfo, ProduceFailure> {
+        do throws(StorageError) {
+            let info = try log.append(batch, leaderEpoch: Self.leaderEpoch)
+            waiters.notify(log.topicPartition)
+            return .success(info)
+        } catch {
+            if case .invalidBatch = error {} else {
+                logger.warning("append failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
+            }
+            return .failure(.init(code: ErrorMapping.code(for: error), message: "\(error)"))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import StrataProtocol
+import StrataRecords
+import StrataStorage
+import Synchronization
+
+/// The request handlers: decode a frame, run the API against storage, encode the answer.
+///
+/// Knows nothing of sockets: `KafkaServer` feeds it frames in connection order and writes what it
+/// returns. Concurrency: stateless apart from the `LogManager` (which guards itself), the
+/// `FetchWaiters` and `ProducerStateTable` (each one `Mutex`), the striped append locks (one
+/// `NIOLock` per stripe, held around an idempotent check → append → record), and the advertised
+/// address (a `Mutex`, set once the listener is bound).
+public final class Broker: Sendable {
+    public let config: BrokerConfig
+    public let logs: LogManager
+    let logger: Logger
+    let versions = ApiVersionsTable.standard
+    let waiters = FetchWaiters()
+    let producers: ProducerStateTable
+    private let appendLocks: [NIOLock]
+    private let advertised: Mutex<(host: String, port: Int)>
+    static let appendLockStripes = 64
+    /// Leader epoch of every partition: a single node never changes leader.
+    static let leaderEpoch: Int32 = 0
+
+    public init(config: BrokerConfig, logs: LogManager, logger: Logger) {
+        self.config = config
+        self.logs = logs
+        self.logger = logger
+        // Producer ids must not repeat across restarts: start from the clock (ms << 8), which only
+        // grows, instead of persisting a counter.
+        producers = ProducerStateTable(firstProducerId: Int64(SystemClock().nowMilliseconds()) << 8)
+        appendLocks = (0..<Self.appendLockStripes).map { _ in NIOLock() }
+        advertised = Mutex(config.advertisedAddress(boundPort: config.listenPort))
+    }
+
+    /// Records the bound port (after binding to port 0) for Metadata answers.
+    public func setBoundPort(_ port: Int) {
+        advertised.withLock { $0 = config.advertisedAddress(boundPort: port) }
+    }
+
+    var advertisedAddress: (host: String, port: Int) { advertised.withLock { $0 } }
+
+    func appendLock(for partition: TopicPartition) -> NIOLock {
+        appendLocks[Int(UInt(bitPattern: partition.hashValue) % UInt(Self.appendLockStripes))]
+    }
+
+    /// Handles one request frame (the bytes after the size prefix). Returns the response frame, or nil
+    /// when the request gets no answer (Produce with acks=0). Throws for frames the connection must
+    /// be closed over (malformed, unknown API, unsupported version).
+    public func handle(frame: ByteBuffer, eventLoop: EventLoop) async throws(ProtocolError) -> ByteBuffer? {
+        var frame = frame
+        let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
+        let version = header.apiVersion
+        var out = ByteBufferAllocator().buffer(capacity: 256)
+        func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
+            response.encodeFrame(into: &out, version: version, correlationId: header.correlationId)
+            return out
+        }
+        switch request {
+        case .apiVersions:
+            return answer(versions.apiVersionsResponse())
+        case .unsupportedApiVersions:
+            versions.unsupportedApiVersionsResponse.encodeFrame(into: &out, version: 0,
+                                                                correlationId: header.correlationId)
+            return out
+        case let .metadata(request):
+            return answer(metadata(request, version: version))
+        case let .produce(request):
+            guard let response = await produce(request) else { return nil }
+            return answer(response)
+        case let .fetch(request):
+            return answer(await fetch(request, eventLoop: eventLoop))
+        case let .listOffsets(request):
+            return answer(listOffsets(request))
+        case let .initProducerId(request):
+            return answer(initProducerId(request))
+        case let .createTopics(request):
+            return answer(createTopics(request))
+        case let .deleteTopics(request):
+            return answer(deleteTopics(request))
+        case let .describeConfigs(request):
+            return answer(describeConfigs(request))
+        case let .offsetForLeaderEpoch(request):
+            return answer(offsetForLeaderEpoch(request))
+        case let .findCoordinator(request):
+            var response = FindCoordinatorResponse()
+            response.errorCode = .coordinatorNotAvailable
+            response.errorMessage = "consumer groups are not available yet on this broker"
+            response.nodeId = -1
+            _ = request
+            return answer(response)
+        case .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups,
+             .listGroups, .deleteRecords, .alterConfigs, .deleteGroups:
+            throw ProtocolError(.unsupportedVersion(version),
+                                context: "\(header.api!) is not implemented by this broker yet", position: 0)
+        }
+    }
+}

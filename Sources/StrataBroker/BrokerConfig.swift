@@ -1,0 +1,72 @@
+import StrataStorage
+
+/// Broker settings, named and defaulted as Kafka's server properties where one exists.
+public struct BrokerConfig: Sendable {
+    /// Address to listen on (`listeners`), default 0.0.0.0:9092. Port 0 picks a free port.
+    public var listenHost = "0.0.0.0"
+    public var listenPort = 9092
+    /// Address clients are told to connect to (`advertised.listeners`). nil: derived from the listen
+    /// address (0.0.0.0 becomes the machine's hostname-independent `localhost`).
+    public var advertisedHost: String?
+    public var advertisedPort: Int?
+    /// `node.id`.
+    public var nodeId: Int32 = 0
+    /// `num.partitions` for auto-created topics.
+    public var numPartitions: Int32 = 1
+    /// `auto.create.topics.enable`.
+    public var autoCreateTopics = true
+    /// `socket.request.max.bytes`: larger frames close the connection.
+    public var socketRequestMaxBytes = 104_857_600
+    /// Longest a Fetch may wait (`fetchWaitMillisecondsMax`); clients ask for 500 ms by default.
+    public var fetchWaitMillisecondsMax: Int32 = 30_000
+    /// Defaults for every topic's log (`log.segment.bytes`, `message.max.bytes`, flush settings…).
+    public var logDefaults = LogConfig()
+
+    public init() {}
+
+    /// Host and port put in Metadata and FindCoordinator answers.
+    public func advertisedAddress(boundPort: Int) -> (host: String, port: Int) {
+        let host = advertisedHost ?? (listenHost == "0.0.0.0" || listenHost == "::" ? "localhost" : listenHost)
+        return (host, advertisedPort ?? boundPort)
+    }
+
+    /// Applies one Kafka-named server setting; topic-level `log.*` names map onto `logDefaults`.
+    public mutating func set(_ key: String, _ value: String) throws(StorageError) {
+        func int(_ minimum: Int64) throws(StorageError) -> Int64 {
+            guard let parsed = Int64(value), parsed >= minimum else {
+                throw .invalidConfig(key: key, value: value, reason: "expected an integer ≥ \(minimum)")
+            }
+            return parsed
+        }
+        switch key {
+        case "node.id", "broker.id": nodeId = Int32(clamping: try int(0))
+        case "num.partitions": numPartitions = Int32(clamping: try int(1))
+        case "auto.create.topics.enable":
+            guard value == "true" || value == "false" else {
+                throw .invalidConfig(key: key, value: value, reason: "expected true or false")
+            }
+            autoCreateTopics = value == "true"
+        case "socket.request.max.bytes": socketRequestMaxBytes = Int(try int(1024))
+        case "message.max.bytes": try logDefaults.set("max.message.bytes", value)
+        case "log.segment.bytes": try logDefaults.set("segment.bytes", value)
+        case "log.roll.ms": try logDefaults.set("segment.ms", value)
+        case "log.roll.hours": try logDefaults.set("segment.ms", String(try int(1) * 3_600_000))
+        case "log.index.interval.bytes": try logDefaults.set("index.interval.bytes", value)
+        case "log.index.size.max.bytes": try logDefaults.set("segment.index.bytes", value)
+        case "log.flush.interval.messages": try logDefaults.set("flush.messages", value)
+        case "log.flush.interval.ms": try logDefaults.set("flush.ms", value)
+        case "log.retention.ms": try logDefaults.set("retention.ms", value)
+        case "log.retention.minutes": try logDefaults.set("retention.ms", String(try int(-1) * 60_000))
+        case "log.retention.hours": try logDefaults.set("retention.ms", String(try int(-1) * 3_600_000))
+        case "log.retention.bytes": try logDefaults.set("retention.bytes", value)
+        case "log.cleanup.policy": try logDefaults.set("cleanup.policy", value)
+        case "log.message.timestamp.type": try logDefaults.set("message.timestamp.type", value)
+        default:
+            if LogConfig.knownKeys.contains(key) {
+                try logDefaults.set(key, value)
+            } else {
+                throw .invalidConfig(key: key, value: value, reason: "unknown setting")
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import StrataProtocol
+import StrataRecords
+import StrataStorage
+
+/// The one table from storage and record errors to Kafka error codes (STYLE: map at the broker
+/// boundary, exactly once).
+enum ErrorMapping {
+    static func code(for error: StorageError) -> KafkaErrorCode {
+        switch error {
+        case .io: return .kafkaStorageError
+        case let .invalidBatch(_, reason): return code(for: reason)
+        case .batchTooLarge: return .messageTooLarge
+        case .invalidRecord: return .invalidRecord
+        case .offsetOutOfRange: return .offsetOutOfRange
+        case .corruptSegment: return .kafkaStorageError
+        case .logFailed: return .kafkaStorageError
+        case .closed: return .notLeaderOrFollower
+        case .invalidTopicName: return .invalidTopicException
+        case .topicAlreadyExists: return .topicAlreadyExists
+        case .unknownTopicOrPartition: return .unknownTopicOrPartition
+        case .invalidConfig: return .invalidConfig
+        case .corruptMetadata: return .kafkaStorageError
+        }
+    }
+
+    static func code(for error: RecordsError) -> KafkaErrorCode {
+        switch error {
+        case .crcMismatch, .truncated, .invalidBatchLength, .malformedRecord, .lz4: return .corruptMessage
+        case .unsupportedMagic: return .unsupportedForMessageFormat
+        case .invalidRecordCount: return .invalidRecord
+        case .unsupportedCompression: return .unsupportedCompressionType
+        }
+    }
+}

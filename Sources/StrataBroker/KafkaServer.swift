@@ -1,0 +1,97 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import StrataProtocol
+import Synchronization
+
+/// The TCP listener: accepts connections, splits each byte stream into frames, and hands frames to
+/// the `Broker` one at a time per connection, so responses go out strictly in request order (and a
+/// Produce with acks=0 gets none). Connections are independent tasks: a parked Fetch on one never
+/// delays another. A malformed or oversize frame closes only its connection, with a log line
+/// naming the peer and what was wrong.
+///
+/// Runs as a `Service`: on graceful shutdown it stops accepting, lets every connection finish the
+/// request it is on, then returns so the owner can close the storage.
+public final class KafkaServer: Service, Sendable {
+    public let broker: Broker
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let boundPortBox = Mutex<Int?>(nil)
+    /// Called once with the bound port (tests and the CLI print it).
+    private let onBound: @Sendable (Int) -> Void
+
+    public init(broker: Broker, group: EventLoopGroup, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.broker = broker
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    /// The port the listener is bound to, once bound.
+    public var boundPort: Int? { boundPortBox.withLock { $0 } }
+
+    public func run() async throws {
+        let frameBytesMax = broker.config.socketRequestMaxBytes
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: broker.config.listenHost, port: broker.config.listenPort) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? broker.config.listenPort
+        boundPortBox.withLock { $0 = port }
+        broker.setBoundPort(port)
+        logger.info("listening", metadata: ["address": "\(broker.config.listenHost):\(port)"])
+        onBound(port)
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("shutting down: no new connections, finishing in-flight requests")
+            server.channel.close(promise: nil)
+            // Stop reading new requests; each connection ends after the request it is handling.
+            for channel in self.connections.withLock({ Array($0.values) }) {
+                channel.close(mode: .input, promise: nil)
+            }
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let channel = connection.channel
+        let id = ObjectIdentifier(channel)
+        let peer = channel.remoteAddress?.description ?? "unknown peer"
+        connections.withLock { $0[id] = channel }
+        defer { _ = connections.withLock { $0.removeValue(forKey: id) } }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await frame in inbound {
+                    let response: ByteBuffer?
+                    do throws(ProtocolError) {
+                        response = try await broker.handle(frame: frame, eventLoop: channel.eventLoop)
+                    } catch {
+                        logger.warning("closing connection: bad request", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        return
+                    }
+                    if let response { try await outbound.write(response) }
+                }
+            }
+        } catch let error as ProtocolError {
+            logger.warning("closing connection: bad frame", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        } catch {
+            logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// segment-dump: placeholder until the segment-dump issue lands.
+print("segment-dump: not implemented yet")

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import StrataBroker
+import StrataStorage
+
+/// `strata serve`: runs the broker until SIGTERM/SIGINT, then drains and shuts down cleanly.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the log server (Kafka protocol).",
+        discussion: """
+            Settings use Kafka's names, e.g. --set num.partitions=3 --set log.segment.bytes=104857600.
+            A --config file holds the same key=value lines (# comments allowed); --set wins over it.
+            """)
+
+    @Option(help: "Data directory.")
+    var dataDir = "./data"
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free port).")
+    var listen = "0.0.0.0:9092"
+
+    @Option(help: "Address advertised to clients, HOST:PORT (default: the listen address, 0.0.0.0 → localhost).")
+    var advertise: String?
+
+    @Option(help: "Prometheus metrics address, HOST:PORT.")
+    var metrics: String?
+
+    @Option(help: "Properties file with Kafka-named settings.")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: "A Kafka-named setting key=value (repeatable).")
+    var settings: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "strata")
+        var brokerConfig = BrokerConfig()
+        (brokerConfig.listenHost, brokerConfig.listenPort) = try Self.hostPort(listen, option: "--listen")
+        if let advertise {
+            let (host, port) = try Self.hostPort(advertise, option: "--advertise")
+            brokerConfig.advertisedHost = host
+            brokerConfig.advertisedPort = port
+        }
+        for (key, value) in try loadSettings() {
+            do { try brokerConfig.set(key, value) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        if metrics != nil {
+            logger.warning("--metrics is accepted but the Prometheus endpoint is not implemented yet")
+        }
+
+        let logs = try LogManager.open(dataDirectory: dataDir, defaultConfig: brokerConfig.logDefaults,
+                                       logger: Logger(label: "strata.storage"))
+        let broker = Broker(config: brokerConfig, logs: logs, logger: Logger(label: "strata.broker"))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let listenHost = brokerConfig.listenHost
+        let server = KafkaServer(broker: broker, group: group, logger: Logger(label: "strata.server")) { port in
+            // One line on stdout with the bound address, for scripts and tests (port 0).
+            FileHandle.standardOutput.write(Data("strata listening on \(listenHost):\(port)\n".utf8))
+        }
+        let maintenance = StorageMaintenance(logs: logs)
+        let services = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: server),
+                .init(service: maintenance),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            logger.error("server stopped with an error", metadata: ["error": "\(error)"])
+        }
+        try logs.close()
+        try await group.shutdownGracefully()
+        logger.info("clean shutdown complete")
+    }
+
+    private func loadSettings() throws -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw ValidationError("cannot read --config file \(config)")
+            }
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                guard let equals = trimmed.firstIndex(of: "=") else {
+                    throw ValidationError("\(config):\(number + 1): expected key=value")
+                }
+                pairs.append((String(trimmed[..<equals]).trimmingCharacters(in: .whitespaces),
+                              String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespaces)))
+            }
+        }
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw ValidationError("--set \(setting): expected key=value")
+            }
+            pairs.append((String(setting[..<equals]), String(setting[setting.index(after: equals)...])))
+        }
+        return pairs
+    }
+
+    static func hostPort(_ text: String, option: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else {
+            throw ValidationError("\(option) \(text): expected HOST:PORT")
+        }
+        return (String(text[..<colon]), port)
+    }
+}
+
+/// Periodic storage work: the `flush.ms` policy and recovery-point checkpoints.
+struct StorageMaintenance: Service {
+    let logs: LogManager
+    static let tickMilliseconds: Int64 = 100
+    static let checkpointEveryTicks = 600
+
+    func run() async throws {
+        var ticks = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Self.tickMilliseconds))
+            logs.flushDueLogs()
+            ticks += 1
+            if ticks % Self.checkpointEveryTicks == 0 { try? logs.checkpoint() }
+        }
+    }
+}
