@@ -1,0 +1,85 @@
+import Foundation
+import NIOCore
+import StrataRecords
+
+/// Decoding records from fetched batches and the baselines they are compared with (target 4).
+public enum RecordWorkloads {
+    /// Splits `fetched` (whole batches back to back) into batches and iterates every record,
+    /// touching its offset and value length. Returns the record count.
+    public static func iterateRecords(_ fetched: ByteBuffer) throws -> Int {
+        var buffer = fetched
+        var records = 0
+        var checksum: UInt64 = 0
+        while let batch = try RecordBatch.next(from: &buffer) {
+            var iterator = try batch.makeRecordIterator()
+            while let record = try iterator.next() {
+                records += 1
+                checksum &+= UInt64(bitPattern: record.offset) &+ UInt64(record.value?.readableBytes ?? 0)
+            }
+        }
+        Sink.consume(checksum)
+        return records
+    }
+
+    /// Baseline: sum every byte of the same buffer (one pass over the same memory).
+    public static func byteSum(_ fetched: ByteBuffer) -> UInt64 {
+        fetched.withUnsafeReadableBytes { bytes in
+            var sum: UInt64 = 0
+            for byte in bytes { sum &+= UInt64(byte) }
+            Sink.consume(sum)
+            return sum
+        }
+    }
+
+    /// `LZ4Frame.decompress` of every batch's records section. Returns the decompressed bytes.
+    public static func decompressLZ4(_ batches: [RecordBatch]) throws -> Int {
+        var produced = 0
+        for batch in batches {
+            let section = batch.buffer.getSlice(at: batch.buffer.readerIndex + RecordBatchHeader.Layout.size,
+                                                length: batch.sizeInBytes - RecordBatchHeader.Layout.size)!
+            produced += try LZ4Frame.decompress(section, decompressedBytesMax: 64 << 20).readableBytes
+        }
+        Sink.consume(produced)
+        return produced
+    }
+
+    /// Decompresses every LZ4 batch and decodes every record (`makeRecordIterator`, as a consumer
+    /// does). Returns the record count.
+    public static func iterateLZ4(_ batches: [RecordBatch]) throws -> Int {
+        var records = 0
+        var checksum: UInt64 = 0
+        for batch in batches {
+            var iterator = try batch.makeRecordIterator()
+            while let record = try iterator.next() {
+                records += 1
+                checksum &+= UInt64(record.value?.readableBytes ?? 0)
+            }
+        }
+        Sink.consume(checksum)
+        return records
+    }
+
+    /// Runs `lz4 -b1 -i<seconds> [extra] <file>` and returns its decompression speed in MB/s
+    /// (10^6 bytes, the fastest of its runs, as lz4 reports it).
+    public static func lz4CommandDecompression(file: String, seconds: Int = 3, extra: [String] = []) throws
+        -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["lz4", "-b1", "-i\(seconds)"] + extra + [file]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        // Progress lines end in "<compress> MB/s ,<decompress> MB/s"; the last such line is the result.
+        let lines = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" })
+        for line in lines.reversed() {
+            let fields = line.split(separator: ",")
+            guard fields.count >= 3, let last = fields.last, last.hasSuffix("MB/s") else { continue }
+            if let speed = Double(last.dropLast(4).trimmingCharacters(in: .whitespaces)) { return speed }
+        }
+        throw BenchError.unexpected("cannot parse lz4 benchmark output: \(text.suffix(300))")
+    }
+}

@@ -1,0 +1,3 @@
+import StorageBenchKit
+@main
+struct StorageRatios { static func main() {} }

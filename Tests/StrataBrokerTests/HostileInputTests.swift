@@ -1,0 +1,160 @@
+import Foundation
+import NIOCore
+import StrataProtocol
+import StrataRecords
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking loopback TCP client with receive timeouts, for sending raw bytes.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw InteropError("connect failed: errno \(errno)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func send(_ buffer: ByteBuffer) { send(Array(buffer.readableBytesView)) }
+
+    /// Reads exactly `count` bytes; nil on close, reset or timeout.
+    func receive(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, count - done, 0) }
+            if n <= 0 { return nil }
+            done += n
+        }
+        return bytes
+    }
+
+    /// One response frame body (after the size prefix).
+    func receiveFrame() -> ByteBuffer? {
+        guard let size = receive(4) else { return nil }
+        let length = Int(UInt32(size[0]) << 24 | UInt32(size[1]) << 16 | UInt32(size[2]) << 8 | UInt32(size[3]))
+        guard let body = receive(length) else { return nil }
+        return ByteBuffer(bytes: body)
+    }
+
+    /// True when the server closed the connection (read returns 0 or reset) within the timeout.
+    func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, 0)
+        return n == 0 || (n < 0 && errno == ECONNRESET)
+    }
+}
+
+/// Malformed and hostile frames close only the offending connection; everyone else is served.
+@Suite(.serialized) struct HostileInputTests {
+    func apiVersionsWorks(_ server: ServerProcess) throws -> Bool {
+        let connection = try RawConnection(port: server.port)
+        var request = ByteBuffer()
+        ApiVersionsRequest().encodeFrame(into: &request, version: 2, correlationId: 77, clientId: "probe")
+        connection.send(request)
+        guard var frame = connection.receiveFrame() else { return false }
+        let header = try ResponseHeader(from: &frame, version: 0)
+        let response = try ApiVersionsResponse(from: &frame, version: 2)
+        return header.correlationId == 77 && response.errorCode == .noError && !response.apiKeys.isEmpty
+    }
+
+    @Test func hostileFramesCloseOnlyTheirConnection() throws {
+        let server = try ServerProcess(extraArguments: ["--set", "socket.request.max.bytes=1048576"])
+        defer { server.cleanup() }
+        let bystander = try RawConnection(port: server.port)
+        let cases: [(String, [UInt8])] = [
+            ("oversize frame", [0x7f, 0xff, 0xff, 0xff]),
+            ("negative size", [0xff, 0xff, 0xff, 0xf0]),
+            ("unknown api key", [0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0, 0]),
+            ("truncated header", [0, 0, 0, 3, 0, 18, 0]),
+            ("Produce v2 (below the decodable range)", [0, 0, 0, 12, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 0]),
+        ]
+        for (name, bytes) in cases {
+            let connection = try RawConnection(port: server.port)
+            connection.send(bytes)
+            #expect(connection.isClosedByPeer(), "\(name): the server closes the connection")
+            #expect(try apiVersionsWorks(server), "\(name): other clients are still served")
+        }
+        // The connection opened before the attacks is still usable.
+        var request = ByteBuffer()
+        ApiVersionsRequest().encodeFrame(into: &request, version: 0, correlationId: 5, clientId: nil)
+        bystander.send(request)
+        #expect(bystander.receiveFrame() != nil)
+        #expect(server.stderrText.contains("closing connection"), "a log line names what was wrong")
+        #expect(server.stop() == 0)
+    }
+
+    @Test func tooNewApiVersionsGetsTheV0ErrorAnswer() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        var request = ByteBuffer()
+        // ApiVersions v9: header v2 (flexible) but the broker must not parse the body.
+        request.writeInteger(Int32(0))
+        request.writeInteger(Int16(18))
+        request.writeInteger(Int16(9))
+        request.writeInteger(Int32(42))
+        request.writeInteger(Int16(-1))
+        request.writeBytes([0, 0xde, 0xad])
+        request.setInteger(Int32(request.readableBytes - 4), at: 0)
+        connection.send(request)
+        var frame = try #require(connection.receiveFrame())
+        #expect(try ResponseHeader(from: &frame, version: 0).correlationId == 42)
+        let response = try ApiVersionsResponse(from: &frame, version: 0)
+        #expect(response.errorCode == .unsupportedVersion)
+        #expect(response.apiKeys.contains { $0.apiKey == 18 && $0.maxVersion == 4 })
+        #expect(server.stop() == 0)
+    }
+
+    @Test func corruptBatchIsRefusedWithCorruptMessageAndNothingIsStored() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        func send<R: KafkaRequest>(_ request: R, version: Int16, correlationId: Int32) {
+            var buffer = ByteBuffer()
+            request.encodeFrame(into: &buffer, version: version, correlationId: correlationId, clientId: "t")
+            connection.send(buffer)
+        }
+        var metadata = MetadataRequest()
+        metadata.topics = ["victim"]
+        send(metadata, version: 4, correlationId: 1)
+        _ = try #require(connection.receiveFrame())
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("x".utf8), timestamp: 1)
+        var batch = try builder.build()
+        batch.setInteger(UInt8(0x55), at: batch.writerIndex - 1)   // flip a byte inside the CRC range
+        let produce = ProduceRequest(acks: -1, timeoutMs: 1000, topics: [
+            TopicPartitions(name: "victim", partitions: [.init(index: 0, records: batch)]),
+        ])
+        send(produce, version: 7, correlationId: 2)
+        var frame = try #require(connection.receiveFrame())
+        _ = try ResponseHeader(from: &frame, version: 0)
+        let response = try ProduceResponse(from: &frame, version: 7)
+        #expect(response.responses.first?.partitions.first?.errorCode == .corruptMessage)
+        var listOffsets = ListOffsetsRequest()
+        listOffsets.topics = [TopicPartitions(name: "victim", partitions: [.init(partitionIndex: 0, timestamp: -1)])]
+        send(listOffsets, version: 1, correlationId: 3)
+        var offsetsFrame = try #require(connection.receiveFrame())
+        _ = try ResponseHeader(from: &offsetsFrame, version: 0)
+        let offsets = try ListOffsetsResponse(from: &offsetsFrame, version: 1)
+        #expect(offsets.topics.first?.partitions.first?.offset == 0, "nothing was stored")
+        #expect(server.stop() == 0)
+    }
+}

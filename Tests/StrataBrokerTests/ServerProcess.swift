@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `strata` binary, started on a loopback port with a temporary data directory.
+final class ServerProcess {
+    let process = Process()
+    let dataDirectory: String
+    let port: Int
+    let stderrPath: String
+    var bootstrap: String { "127.0.0.1:\(port)" }
+
+    /// Directory holding the built products (the test bundle sits next to them).
+    static var productsDirectory: URL {
+        let bundle = Bundle.main.bundleURL
+        for candidate in [bundle, bundle.deletingLastPathComponent()]
+        where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("strata").path) {
+            return candidate
+        }
+        return bundle
+    }
+
+    /// Starts `strata serve` and waits (bounded) for its "listening" line.
+    init(extraArguments: [String] = [], dataDirectory: String? = nil) throws {
+        let data = dataDirectory ?? NSTemporaryDirectory() + "strata-interop-\(UUID().uuidString)"
+        self.dataDirectory = data
+        stderrPath = data + ".stderr.log"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let binary = Self.productsDirectory.appendingPathComponent("strata")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw InteropError("strata binary not found at \(binary.path); run `swift build` first")
+        }
+        process.executableURL = binary
+        process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info"]
+            + extraArguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+        guard let line = Self.readLine(stdout.fileHandleForReading, timeoutMilliseconds: 30_000),
+              let portText = line.split(separator: ":").last, let port = Int(portText) else {
+            process.terminate()
+            throw InteropError("server did not report its port; stderr: \((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")")
+        }
+        self.port = port
+    }
+
+    /// Reads one line, waiting at most `timeoutMilliseconds` for data (poll(2), no sleeping).
+    static func readLine(_ handle: FileHandle, timeoutMilliseconds: Int32) -> String? {
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        while Date() < deadline {
+            var descriptor = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+            guard poll(&descriptor, 1, remaining) > 0 else { continue }
+            var byte: UInt8 = 0
+            guard read(handle.fileDescriptor, &byte, 1) == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return nil
+    }
+
+    /// SIGTERM, then wait (bounded) for exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        process.terminate()
+        let exited = DispatchSemaphore(value: 0)
+        let process = self.process
+        DispatchQueue.global().async {
+            process.waitUntilExit()
+            exited.signal()
+        }
+        if exited.wait(timeout: .now() + 30) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    /// SIGKILL (crash), waiting for the process to be gone.
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var stderrText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func cleanup() {
+        if process.isRunning { kill9() }
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+struct InteropError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Result of running an external client.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `executable` with `arguments`, feeding `input`, killing it after `timeoutSeconds`.
+func runCommand(_ executable: String, _ arguments: [String], input: String? = nil, timeoutSeconds: Double = 120)
+    throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    let errors = Pipe()
+    let stdin = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    // Drain both pipes concurrently so a chatty client cannot block on a full pipe.
+    let collected = DispatchGroup()
+    nonisolated(unsafe) var outData = Data()
+    nonisolated(unsafe) var errData = Data()
+    collected.enter()
+    DispatchQueue.global().async {
+        outData = output.fileHandleForReading.readDataToEndOfFile()
+        collected.leave()
+    }
+    collected.enter()
+    DispatchQueue.global().async {
+        errData = errors.fileHandleForReading.readDataToEndOfFile()
+        collected.leave()
+    }
+    if collected.wait(timeout: .now() + timeoutSeconds) == .timedOut {
+        kill(process.processIdentifier, SIGKILL)
+        _ = collected.wait(timeout: .now() + 10)
+    }
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Locates an interop client; missing ones fail the test under tools/test (STRATA_REQUIRE_INTEROP=1)
+/// and skip it otherwise.
+enum InteropTools {
+    static var requireAll: Bool { ProcessInfo.processInfo.environment["STRATA_REQUIRE_INTEROP"] == "1" }
+
+    static var kcat: String? {
+        ["/usr/bin/kcat", "/usr/local/bin/kcat", "/usr/bin/kafkacat"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static var python: String? {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let candidates = [ProcessInfo.processInfo.environment["STRATA_PYTHON"], root.path + "/.venv/bin/python"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static var clientsScript: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/tools/interop/clients.py"
+    }
+
+    static var kcatAvailable: Bool { kcat != nil || requireAll }
+    static var pythonAvailable: Bool { python != nil || requireAll }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Drive a Kafka-compatible broker with real Python clients (used by Strata's interop tests).
+
+Each scenario creates its topic through the client's admin API, produces N keyed records with a
+header (LZ4, acks=all), consumes them back from the beginning by partition assignment, checks
+every record (offsets contiguous per partition, keys, values, headers), and prints one JSON line
+with what it saw. Exit status 0 = all checks passed, 1 = a check failed (the message says which).
+
+usage: clients.py SCENARIO BOOTSTRAP TOPIC [COUNT]
+scenarios: confluent, kafka-python, aiokafka
+"""
+import asyncio
+import json
+import sys
+import time
+
+DEADLINE_SECONDS = 60
+
+
+def fail(message):
+    print(json.dumps({"ok": False, "error": message}))
+    sys.exit(1)
+
+
+def check(received, count, partitions):
+    """received: list of (partition, offset, key, value, headers)."""
+    if len(received) != count:
+        fail(f"expected {count} records, got {len(received)}")
+    by_partition = {}
+    for partition, offset, key, value, headers in received:
+        by_partition.setdefault(partition, []).append(offset)
+        index = int(key[1:])
+        if value != f"v{index}".encode() or key != f"k{index}".encode():
+            fail(f"record {partition}/{offset}: key {key!r} value {value!r} do not match")
+        if [(k, bytes(v)) for k, v in headers] != [("h", f"x{index}".encode())]:
+            fail(f"record {partition}/{offset}: headers {headers!r}")
+    for partition, offsets in by_partition.items():
+        if offsets != list(range(len(offsets))):
+            fail(f"partition {partition}: offsets not contiguous from 0: {offsets[:10]}...")
+    if set(by_partition) - set(range(partitions)):
+        fail(f"unexpected partitions {sorted(by_partition)}")
+    return {p: len(o) for p, o in sorted(by_partition.items())}
+
+
+def confluent(bootstrap, topic, count):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)]).values():
+        future.result(timeout=30)
+    producer = Producer({"bootstrap.servers": bootstrap, "compression.type": "lz4", "linger.ms": 5,
+                         "acks": "all", "enable.idempotence": True})
+    delivered = []
+
+    def on_delivery(error, message):
+        if error is not None:
+            fail(f"delivery failed: {error}")
+        delivered.append((message.partition(), message.offset()))
+
+    start_ms = int(time.time() * 1000)
+    for index in range(count):
+        producer.produce(topic, key=f"k{index}", value=f"v{index}", headers=[("h", f"x{index}".encode())],
+                         timestamp=start_ms + index, on_delivery=on_delivery)
+    producer.flush(30)
+    if len(delivered) != count:
+        fail(f"only {len(delivered)} of {count} delivered")
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strata-interop-unused",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    received = []
+    deadline = time.time() + DEADLINE_SECONDS
+    while len(received) < count and time.time() < deadline:
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
+        if message.error():
+            fail(f"consume error: {message.error()}")
+        received.append((message.partition(), message.offset(), message.key(), message.value(),
+                         message.headers() or []))
+    per_partition = check(received, count, 3)
+    # ListOffsets by timestamp: the record produced at start_ms + count // 2.
+    target = start_ms + count // 2
+    found = consumer.offsets_for_times([TopicPartition(topic, p, target) for p in range(3)], timeout=10)
+    watermarks = [consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in range(3)]
+    consumer.close()
+    for tp, (low, high) in zip(found, watermarks):
+        if tp.error is not None or not (low <= tp.offset <= high or tp.offset == -1):
+            fail(f"offsets_for_times {tp}")
+    print(json.dumps({"ok": True, "client": "confluent-kafka", "partitions": per_partition,
+                      "watermarks": watermarks}))
+
+
+def kafka_python(bootstrap, topic, count):
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="lz4", linger_ms=5)
+    futures = [producer.send(topic, key=f"k{i}".encode(), value=f"v{i}".encode(),
+                             headers=[("h", f"x{i}".encode())]) for i in range(count)]
+    producer.flush(30)
+    for future in futures:
+        future.get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    received = []
+    deadline = time.time() + DEADLINE_SECONDS
+    while len(received) < count and time.time() < deadline:
+        for tp, records in consumer.poll(timeout_ms=500).items():
+            for r in records:
+                received.append((tp.partition, r.offset, r.key, r.value, r.headers))
+    consumer.close()
+    print(json.dumps({"ok": True, "client": "kafka-python", "partitions": check(received, count, 3)}))
+
+
+def aiokafka_scenario(bootstrap, topic, count):
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def run():
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+        await admin.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="lz4",
+                                    linger_ms=5)
+        await producer.start()
+        futures = [await producer.send(topic, key=f"k{i}".encode(), value=f"v{i}".encode(),
+                                       headers=[("h", f"x{i}".encode())]) for i in range(count)]
+        await producer.flush()
+        for future in futures:
+            await future
+        await producer.stop()
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        partitions = [TopicPartition(topic, p) for p in range(3)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        received = []
+        deadline = time.time() + DEADLINE_SECONDS
+        while len(received) < count and time.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                for r in records:
+                    received.append((tp.partition, r.offset, r.key, r.value, list(r.headers)))
+        await consumer.stop()
+        return received
+
+    received = asyncio.run(run())
+    print(json.dumps({"ok": True, "client": "aiokafka", "partitions": check(received, count, 3)}))
+
+
+SCENARIOS = {"confluent": confluent, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[1] not in SCENARIOS:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    SCENARIOS[sys.argv[1]](sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1000)
