@@ -99,7 +99,8 @@ extension Broker {
                 result.errorCode = .invalidRequest
                 result.errorMessage = "unsupported resource type \(resource.resourceType)"
             }
-            let wanted = resource.configurationKeys.map(Set.init)
+            // null or empty = every config (kafka-python sends an empty list for "all").
+            let wanted = resource.configurationKeys.flatMap { $0.isEmpty ? nil : Set($0) }
             for (key, value, isDefault) in entries.sorted(by: { $0.0 < $1.0 }) where wanted?.contains(key) ?? true {
                 var entry = DescribeConfigsResponse.Config()
                 entry.name = key

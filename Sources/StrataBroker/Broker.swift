@@ -16,6 +16,7 @@ import Synchronization
 public final class Broker: Sendable {
     public let config: BrokerConfig
     public let logs: LogManager
+    public let metrics = BrokerMetrics()
     let logger: Logger
     let versions = ApiVersionsTable.standard
     let waiters = FetchWaiters()
@@ -48,6 +49,10 @@ public final class Broker: Sendable {
         appendLocks[Int(UInt(bitPattern: partition.hashValue) % UInt(Self.appendLockStripes))]
     }
 
+    private func countErrors(_ api: ApiKey, _ codes: [KafkaErrorCode]) {
+        for code in codes where code != .noError { metrics.error(api, code) }
+    }
+
     /// Handles one request frame (the bytes after the size prefix). Returns the response frame, or nil
     /// when the request gets no answer (Produce with acks=0). Throws for frames the connection must
     /// be closed over (malformed, unknown API, unsupported version).
@@ -55,6 +60,7 @@ public final class Broker: Sendable {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
         let version = header.apiVersion
+        if let api = header.api { metrics.request(api) }
         var out = ByteBufferAllocator().buffer(capacity: 256)
         func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
             response.encodeFrame(into: &out, version: version, correlationId: header.correlationId)
@@ -70,10 +76,18 @@ public final class Broker: Sendable {
         case let .metadata(request):
             return answer(metadata(request, version: version))
         case let .produce(request):
-            guard let response = await produce(request) else { return nil }
+            let start = ContinuousClock.now
+            let response = await produce(request)
+            metrics.produceLatency.record(duration: ContinuousClock.now - start)
+            countErrors(.produce, response?.responses.flatMap { $0.partitions.map(\.errorCode) } ?? [])
+            guard let response else { return nil }
             return answer(response)
         case let .fetch(request):
-            return answer(await fetch(request, eventLoop: eventLoop))
+            let start = ContinuousClock.now
+            let response = await fetch(request, eventLoop: eventLoop)
+            metrics.fetchLatency.record(duration: ContinuousClock.now - start)
+            countErrors(.fetch, [response.errorCode] + response.responses.flatMap { $0.partitions.map(\.errorCode) })
+            return answer(response)
         case let .listOffsets(request):
             return answer(listOffsets(request))
         case let .initProducerId(request):

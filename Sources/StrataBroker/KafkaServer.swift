@@ -74,10 +74,15 @@ public final class KafkaServer: Service, Sendable {
         let id = ObjectIdentifier(channel)
         let peer = channel.remoteAddress?.description ?? "unknown peer"
         connections.withLock { $0[id] = channel }
-        defer { _ = connections.withLock { $0.removeValue(forKey: id) } }
+        broker.metrics.connectionOpened()
+        defer {
+            _ = connections.withLock { $0.removeValue(forKey: id) }
+            broker.metrics.connectionClosed()
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
+                    broker.metrics.bytesIn.increment(by: Int64(frame.readableBytes + KafkaFrame.sizePrefixBytes))
                     let response: ByteBuffer?
                     do throws(ProtocolError) {
                         response = try await broker.handle(frame: frame, eventLoop: channel.eventLoop)
@@ -85,7 +90,10 @@ public final class KafkaServer: Service, Sendable {
                         logger.warning("closing connection: bad request", metadata: ["peer": "\(peer)", "error": "\(error)"])
                         return
                     }
-                    if let response { try await outbound.write(response) }
+                    if let response {
+                        broker.metrics.bytesOut.increment(by: Int64(response.readableBytes))
+                        try await outbound.write(response)
+                    }
                 }
             }
         } catch let error as ProtocolError {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Metrics
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import StrataBroker
 import StrataStorage
@@ -25,8 +27,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address advertised to clients, HOST:PORT (default: the listen address, 0.0.0.0 → localhost).")
     var advertise: String?
 
-    @Option(help: "Prometheus metrics address, HOST:PORT.")
-    var metrics: String?
+    @Option(help: "Prometheus /metrics address, HOST:PORT, or 'off'.")
+    var metrics = "0.0.0.0:9644"
 
     @Option(help: "Properties file with Kafka-named settings.")
     var config: String?
@@ -57,9 +59,8 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        if metrics != nil {
-            logger.warning("--metrics is accepted but the Prometheus endpoint is not implemented yet")
-        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let logs = try LogManager.open(dataDirectory: dataDir, defaultConfig: brokerConfig.logDefaults,
                                        logger: Logger(label: "strata.storage"))
@@ -71,15 +72,18 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("strata listening on \(listenHost):\(port)\n".utf8))
         }
         let maintenance = StorageMaintenance(logs: logs)
-        let services = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: server),
-                .init(service: maintenance),
-            ],
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server), .init(service: maintenance)]
+        if metrics != "off" {
+            let (host, port) = try Self.hostPort(metrics, option: "--metrics")
+            services.append(.init(service: MetricsServer(host: host, port: port, registry: registry, group: group,
+                                                         logger: Logger(label: "strata.metrics"))))
+        }
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
-            try await services.run()
+            try await serviceGroup.run()
         } catch {
             logger.error("server stopped with an error", metadata: ["error": "\(error)"])
         }
@@ -127,6 +131,7 @@ struct StorageMaintenance: Service {
     let logs: LogManager
     static let tickMilliseconds: Int64 = 100
     static let checkpointEveryTicks = 600
+    static let metricsEveryTicks = 10
 
     func run() async throws {
         var ticks = 0
@@ -134,6 +139,11 @@ struct StorageMaintenance: Service {
             try? await Task.sleep(for: .milliseconds(Self.tickMilliseconds))
             logs.flushDueLogs()
             ticks += 1
+            if ticks % Self.metricsEveryTicks == 0 {
+                BrokerMetrics.recordLogEndOffsets(logs.allLogs().map {
+                    ($0.topicPartition.topic, $0.topicPartition.partition, $0.logEndOffset)
+                })
+            }
             if ticks % Self.checkpointEveryTicks == 0 { try? logs.checkpoint() }
         }
     }

@@ -23,25 +23,38 @@ import Testing
     func kcatProducesAndConsumesPlainAndLZ4() throws {
         let kcat = try #require(InteropTools.kcat, "kcat missing: run tools/setup")
         try withServer { server in
-            let lines = (1...2000).map { "key\($0):value-\($0)" }.joined(separator: "\n") + "\n"
+            let count = 10_000
+            let before = Int64(Date().timeIntervalSince1970 * 1000)
+            let lines = (1...count).map { "key\($0):value-\($0)" }.joined(separator: "\n") + "\n"
             for (topic, codec) in [("plain", "none"), ("compressed", "lz4")] {
                 let produce = try runCommand(kcat, ["-P", "-b", server.bootstrap, "-t", topic, "-K:", "-z", codec,
                                                     "-X", "acks=all"], input: lines)
                 #expect(produce.status == 0, "kcat -P: \(produce.stderr)")
-                let consume = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", topic, "-e", "-q",
-                                                    "-f", "%o %k %s\\n"])
+                let consume = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", topic, "-o", "beginning", "-e",
+                                                    "-q", "-f", "%o %k %s\\n"])
                 #expect(consume.status == 0, "kcat -C: \(consume.stderr)")
                 let received = consume.stdout.split(separator: "\n")
-                #expect(received.count == 2000)
+                #expect(received.count == count)
                 #expect(received.first == "0 key1 value-1")
-                #expect(received.last == "1999 key2000 value-2000")
+                #expect(received.last == "\(count - 1) key\(count) value-\(count)")
+                // In order: offset i holds key i+1.
+                #expect(received.enumerated().allSatisfy { $0.element.hasPrefix("\($0.offset) key\($0.offset + 1) ") })
+                // From a timestamp before everything: all records; from the future: none.
+                let fromTime = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", topic, "-o", "s@\(before)",
+                                                     "-e", "-q", "-f", "%o\\n"])
+                #expect(fromTime.stdout.split(separator: "\n").count == count)
             }
+            let metricsPort = try #require(server.metricsAddress(), "metrics port line")
+            let metrics = try runCommand("/usr/bin/env", ["python3", "-c",
+                "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(metricsPort)/metrics').read().decode())"])
+            #expect(metrics.stdout.contains("strata_requests_total{api=\"Produce\"}"), "\(metrics.stdout.prefix(500))")
+            #expect(metrics.stdout.contains("strata_produce_latency_seconds"))
             let metadata = try runCommand(kcat, ["-L", "-b", server.bootstrap, "-J"])
             #expect(metadata.stdout.contains("\"topic\":\"plain\"") && metadata.stdout.contains("\"topic\":\"compressed\""))
             // Offsets by time and from the end.
             let tail = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", "plain", "-o", "-2", "-e", "-q",
                                              "-f", "%o\\n"])
-            #expect(tail.stdout == "1998\n1999\n")
+            #expect(tail.stdout == "\(count - 2)\n\(count - 1)\n")
         }
     }
 

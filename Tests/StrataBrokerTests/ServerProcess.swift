@@ -11,6 +11,8 @@ final class ServerProcess {
     let dataDirectory: String
     let port: Int
     let stderrPath: String
+    private var stdoutHandle: FileHandle?
+    private var metricsPort: Int?
     var bootstrap: String { "127.0.0.1:\(port)" }
 
     /// Directory holding the built products (the test bundle sits next to them).
@@ -34,18 +36,33 @@ final class ServerProcess {
             throw InteropError("strata binary not found at \(binary.path); run `swift build` first")
         }
         process.executableURL = binary
-        process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info"]
+        process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info",
+                             "--metrics", "127.0.0.1:0"]
             + extraArguments
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
-        guard let line = Self.readLine(stdout.fileHandleForReading, timeoutMilliseconds: 30_000),
-              let portText = line.split(separator: ":").last, let port = Int(portText) else {
+        stdoutHandle = stdout.fileHandleForReading
+        var kafkaPort: Int?
+        while kafkaPort == nil, let line = Self.readLine(stdout.fileHandleForReading, timeoutMilliseconds: 30_000) {
+            let port = line.split(separator: ":").last.flatMap { Int($0) }
+            if line.hasPrefix("strata listening on") { kafkaPort = port }
+            if line.hasPrefix("strata metrics on") { metricsPort = port }
+        }
+        guard let port = kafkaPort else {
             process.terminate()
             throw InteropError("server did not report its port; stderr: \((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")")
         }
         self.port = port
+    }
+
+    /// The bound /metrics port (waits for its line if it has not been read yet).
+    func metricsAddress() -> Int? {
+        while metricsPort == nil, let handle = stdoutHandle, let line = Self.readLine(handle, timeoutMilliseconds: 10_000) {
+            if line.hasPrefix("strata metrics on") { metricsPort = line.split(separator: ":").last.flatMap { Int($0) } }
+        }
+        return metricsPort
     }
 
     /// Reads one line, waiting at most `timeoutMilliseconds` for data (poll(2), no sleeping).

@@ -74,7 +74,7 @@ enum FixtureGenerator {
         plain.append(key: nil, value: Array("keyless".utf8), timestamp: timestamp(batch: 0, record: 1))
         plain.append(key: Array("k1".utf8), value: nil, headers: [header("reason", "deleted")],
                      timestamp: timestamp(batch: 0, record: 2))
-        plain.append(key: nil, value: nil, timestamp: timestamp(batch: 0, record: 3))
+        plain.append(key: nil as [UInt8]?, value: nil, timestamp: timestamp(batch: 0, record: 3))
         batches.append(build(plain))
 
         var idempotent = RecordBatchBuilder(producerId: 4242, producerEpoch: 3, baseSequence: 10)

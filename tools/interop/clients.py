@@ -88,6 +88,15 @@ def confluent(bootstrap, topic, count):
     for tp, (low, high) in zip(found, watermarks):
         if tp.error is not None or not (low <= tp.offset <= high or tp.offset == -1):
             fail(f"offsets_for_times {tp}")
+    if sorted(high for _, high in watermarks) != sorted(per_partition.values()):
+        fail(f"watermarks {watermarks} do not match consumed counts {per_partition}")
+    # Admin: list, then delete the topic and see it gone.
+    if topic not in admin.list_topics(timeout=10).topics:
+        fail("list_topics does not show the topic")
+    for future in admin.delete_topics([topic]).values():
+        future.result(timeout=30)
+    if topic in admin.list_topics(timeout=10).topics:
+        fail("topic still listed after delete_topics")
     print(json.dumps({"ok": True, "client": "confluent-kafka", "partitions": per_partition,
                       "watermarks": watermarks}))
 
@@ -97,7 +106,8 @@ def kafka_python(bootstrap, topic, count):
     from kafka.admin import NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1,
+                                  topic_configs={"retention.ms": "123456789"})])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="lz4", linger_ms=5)
     futures = [producer.send(topic, key=f"k{i}".encode(), value=f"v{i}".encode(),
@@ -116,8 +126,31 @@ def kafka_python(bootstrap, topic, count):
         for tp, records in consumer.poll(timeout_ms=500).items():
             for r in records:
                 received.append((tp.partition, r.offset, r.key, r.value, r.headers))
+    per_partition = check(received, count, 3)
+    # Seek to the end, and to a timestamp (every record is older than "now + 1 h": no offset).
+    consumer.seek_to_end(*partitions)
+    ends = {tp.partition: consumer.position(tp) for tp in partitions}
+    if ends != {p: n for p, n in per_partition.items()} and sorted(ends.values()) != sorted(per_partition.values()):
+        fail(f"seek_to_end positions {ends} vs consumed {per_partition}")
+    future_ms = int(time.time() * 1000) + 3_600_000
+    times = consumer.offsets_for_times({tp: future_ms for tp in partitions})
+    if any(v is not None for v in times.values()):
+        fail(f"offsets_for_times(future) should be empty: {times}")
+    times = consumer.offsets_for_times({tp: 0 for tp in partitions})
+    if any(v is None or v.offset != 0 for v in times.values()):
+        fail(f"offsets_for_times(0) should be offset 0: {times}")
     consumer.close()
-    print(json.dumps({"ok": True, "client": "kafka-python", "partitions": check(received, count, 3)}))
+    from kafka.admin import ConfigResource, ConfigResourceType
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    # kafka-python lists only non-default configs by default: the override must be there.
+    if "123456789" not in str(described):
+        fail(f"describe_configs lacks the retention.ms override: {described}")
+    admin.delete_topics([topic])
+    if topic in admin.list_topics():
+        fail("topic still listed after delete_topics")
+    admin.close()
+    print(json.dumps({"ok": True, "client": "kafka-python", "partitions": per_partition}))
 
 
 def aiokafka_scenario(bootstrap, topic, count):
