@@ -62,8 +62,13 @@ extension Broker {
             response.errorCode = .transactionalIdAuthorizationFailed
             return response
         }
-        response.producerId = producers.allocateProducerId()
-        response.producerEpoch = 0
+        do throws(StorageError) {
+            response.producerId = try producers.allocateProducerId()
+            response.producerEpoch = 0
+        } catch {
+            logger.error("cannot reserve producer ids", metadata: ["error": "\(error)"])
+            response.errorCode = ErrorMapping.code(for: error)
+        }
         return response
     }
 

@@ -31,11 +31,35 @@ public final class Broker: Sendable {
         self.config = config
         self.logs = logs
         self.logger = logger
-        // Producer ids must not repeat across restarts: start from the clock (ms << 8), which only
-        // grows, instead of persisting a counter.
-        producers = ProducerStateTable(firstProducerId: Int64(SystemClock().nowMilliseconds()) << 8)
+        producers = ProducerStateTable { (count) throws(StorageError) in try logs.reserveProducerIds(count: count) }
         appendLocks = (0..<Self.appendLockStripes).map { _ in NIOLock() }
         advertised = Mutex(config.advertisedAddress(boundPort: config.listenPort))
+        rebuildProducerState()
+    }
+
+    /// Segments scanned per partition at startup to rebuild idempotent-producer state.
+    static let producerStateSegmentsScanned = 2
+
+    /// Replays the batch headers of each partition's newest segments so retried batches from
+    /// idempotent producers are still recognised after a restart or crash.
+    private func rebuildProducerState() {
+        var batches = 0
+        for log in logs.allLogs() {
+            do throws(StorageError) {
+                try log.forEachBatchHeader(inLastSegments: Self.producerStateSegmentsScanned) { header in
+                    guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return }
+                    producers.record(partition: log.topicPartition, producerId: header.producerId,
+                                     epoch: header.producerEpoch,
+                                     batch: .init(firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                                                  firstOffset: header.baseOffset, lastOffset: header.lastOffset))
+                    batches += 1
+                }
+            } catch {
+                logger.error("cannot rebuild producer state", metadata: ["partition": "\(log.topicPartition)",
+                                                                        "error": "\(error)"])
+            }
+        }
+        if batches > 0 { logger.info("rebuilt idempotent-producer state", metadata: ["batches": "\(batches)"]) }
     }
 
     /// Records the bound port (after binding to port 0) for Metadata answers.

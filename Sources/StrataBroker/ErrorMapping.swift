@@ -27,7 +27,7 @@ enum ErrorMapping {
         switch error {
         case .crcMismatch, .truncated, .invalidBatchLength, .malformedRecord, .lz4: return .corruptMessage
         case .unsupportedMagic: return .unsupportedForMessageFormat
-        case .invalidRecordCount: return .invalidRecord
+        case .invalidRecordCount, .invalidBaseOffset: return .invalidRecord
         case .unsupportedCompression: return .unsupportedCompressionType
         }
     }

@@ -38,11 +38,24 @@ final class ProducerStateTable: Sendable {
     }
 
     private let entries = Mutex<[Key: Entry]>([:])
-    private let nextProducerId: Atomic<Int64>
+    /// Producer ids reserved durably but not yet handed out.
+    private let idBlock = Mutex<Range<Int64>>(0..<0)
+    /// Ids reserved per trip to disk.
+    static let producerIdBlockSize: Int64 = 1000
+    private let reserve: @Sendable (Int64) throws(StorageError) -> Range<Int64>
 
-    init(firstProducerId: Int64) { nextProducerId = Atomic(firstProducerId) }
+    /// `reserve(count)` must durably reserve `count` never-used ids (LogManager.reserveProducerIds).
+    init(reserve: @escaping @Sendable (Int64) throws(StorageError) -> Range<Int64>) { self.reserve = reserve }
 
-    func allocateProducerId() -> Int64 { nextProducerId.wrappingAdd(1, ordering: .relaxed).oldValue }
+    /// A producer id unique across restarts of this data directory.
+    func allocateProducerId() throws(StorageError) -> Int64 {
+        try idBlock.withLock { (block) throws(StorageError) -> Int64 in
+            if block.isEmpty { block = try reserve(Self.producerIdBlockSize) }
+            let id = block.lowerBound
+            block = (id + 1)..<block.upperBound
+            return id
+        }
+    }
 
     /// Decides what to do with a batch from `producerId`/`epoch` with sequences `first...last`.
     func check(partition: TopicPartition, producerId: Int64, epoch: Int16, firstSequence: Int32,

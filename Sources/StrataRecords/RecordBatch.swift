@@ -84,8 +84,8 @@ public struct RecordBatch: Sendable {
         return header
     }
 
-    /// Returns a copy with `baseOffset` and `partitionLeaderEpoch` replaced. Writes in place when the
-    /// buffer is uniquely referenced (ByteBuffer copy-on-write otherwise). The CRC does not cover
+    /// Replaces `baseOffset` and `partitionLeaderEpoch`. Writes in place when the buffer is uniquely
+    /// referenced (ByteBuffer copies on write otherwise). The CRC does not cover
     /// these fields, so it stays valid.
     public mutating func stamp(baseOffset: Int64, partitionLeaderEpoch: Int32) {
         let start = buffer.readerIndex

@@ -86,9 +86,11 @@ public struct RecordBatchHeader: Sendable, Equatable {
     /// Whole batch size in bytes, header included.
     @inlinable public var sizeInBytes: Int { Int(batchLength) + Layout.logOverhead }
     /// Offset of the last record slot (kept across compaction even if that record is gone).
-    @inlinable public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
+    /// Wrapping arithmetic: a corrupt `baseOffset` (outside the CRC) must not trap; `checkBounds`
+    /// rejects such headers.
+    @inlinable public var lastOffset: Int64 { baseOffset &+ Int64(lastOffsetDelta) }
     /// Next offset after this batch.
-    @inlinable public var nextOffset: Int64 { lastOffset + 1 }
+    @inlinable public var nextOffset: Int64 { lastOffset &+ 1 }
     /// Raw codec number (bits 0–2).
     @inlinable public var compressionCodecRaw: Int { Int(attributes & 0x7) }
     /// Codec, nil for the undefined values 5–7.
@@ -139,7 +141,7 @@ public struct RecordBatchHeader: Sendable, Equatable {
     }
 
     /// Checks header invariants that hold for every stored batch: length within `[49, limit]`,
-    /// `recordCount > 0` and `lastOffsetDelta >= recordCount - 1` (compaction can leave gaps, so
+    /// `recordCount >= 0` (compaction may empty a batch), `baseOffset` in range, and `lastOffsetDelta >= recordCount - 1` (compaction can leave gaps, so
     /// equality is only required of produced batches — see `checkProducedShape`).
     public func checkBounds(batchBytesMax: Int) throws(RecordsError) {
         guard batchLength >= Layout.batchLengthMin, sizeInBytes <= batchBytesMax else {
@@ -148,7 +150,11 @@ public struct RecordBatchHeader: Sendable, Equatable {
         guard recordCount >= 0, lastOffsetDelta >= 0, recordCount == 0 || lastOffsetDelta >= recordCount - 1 else {
             throw .invalidRecordCount(recordCount: recordCount, lastOffsetDelta: lastOffsetDelta)
         }
+        guard baseOffset >= 0, baseOffset <= Self.baseOffsetMax else { throw .invalidBaseOffset(baseOffset) }
     }
+
+    /// Largest acceptable `baseOffset`: leaves room for any `lastOffsetDelta` without overflow.
+    public static let baseOffsetMax = Int64.max - Int64(Int32.max) - 1
 
     /// Stricter shape required of batches arriving from producers: `recordCount > 0` and
     /// `lastOffsetDelta + 1 == recordCount`.

@@ -14,6 +14,8 @@ public enum RecordsError: Error, Equatable, Sendable, CustomStringConvertible {
     case crcMismatch(stored: UInt32, computed: UInt32, baseOffset: Int64)
     /// `recordCount` ≤ 0, or `lastOffsetDelta + 1 != recordCount` where that is required.
     case invalidRecordCount(recordCount: Int32, lastOffsetDelta: Int32)
+    /// `baseOffset` negative or so large that the batch's offsets would overflow (corrupt header).
+    case invalidBaseOffset(Int64)
     /// A compression codec this build does not decode (gzip, snappy, zstd) or an undefined one.
     case unsupportedCompression(codec: Int)
     /// A record inside the batch is malformed.
@@ -34,6 +36,8 @@ public enum RecordsError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "computed 0x\(String(computed, radix: 16))"
         case let .invalidRecordCount(count, delta):
             return "invalid recordCount \(count) with lastOffsetDelta \(delta)"
+        case let .invalidBaseOffset(offset):
+            return "invalid baseOffset \(offset)"
         case let .unsupportedCompression(codec):
             return "unsupported compression codec \(codec) (\(CompressionCodec(rawValue: codec)?.name ?? "undefined"))"
         case let .malformedRecord(index, field, position, reason):

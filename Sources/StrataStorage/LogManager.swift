@@ -254,6 +254,28 @@ public final class LogManager: Sendable {
     /// Every partition log.
     public func allLogs() -> [PartitionLog] { state.withLock { Array($0.logs.values) } }
 
+    /// File holding the first producer id not yet handed out (text, one integer).
+    public static let producerIdBlockFile = "producer-id-block"
+
+    /// Reserves `count` producer ids that no earlier run of this data directory handed out: the
+    /// end of the block is made durable before any id in it is used.
+    public func reserveProducerIds(count: Int64) throws(StorageError) -> Range<Int64> {
+        precondition(count > 0)
+        let path = dataDirectory + "/" + Self.producerIdBlockFile
+        return try checkpointLock.withLock { (_) throws(StorageError) -> Range<Int64> in
+            var start: Int64 = 0
+            if let bytes = try fileSystem.readFile(path) {
+                guard let value = Int64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                      value >= 0 else {
+                    throw .corruptMetadata(path: path, reason: "expected a non-negative integer")
+                }
+                start = value
+            }
+            try fileSystem.writeFileAtomically(path, contents: Array("\(start + count)\n".utf8))
+            return start..<(start + count)
+        }
+    }
+
     // MARK: Maintenance
 
     /// Writes both checkpoint files from the logs' current recovery points and start offsets.

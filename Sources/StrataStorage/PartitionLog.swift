@@ -527,6 +527,24 @@ public final class PartitionLog: Sendable {
         return nil
     }
 
+    /// Calls `body` with the header of every batch in the newest `segments` segments, oldest first
+    /// (idempotent-producer state is rebuilt from these on startup). Headers only: no decompression.
+    public func forEachBatchHeader(inLastSegments segments: Int, _ body: (RecordBatchHeader) -> Void)
+        throws(StorageError) {
+        let snap = snapshot()
+        for index in max(0, snap.count - segments)..<snap.count {
+            let view = snap.view(at: index)
+            guard view.size > 0 else { continue }
+            let map = try view.segment.mapping(covering: view.size)
+            var position = 0
+            while position < view.size {
+                let header = try view.header(at: position, map: map)
+                if header.lastOffset >= snap.logStartOffset { body(header) }
+                position += header.sizeInBytes
+            }
+        }
+    }
+
     // MARK: Lifecycle
 
     /// Syncs, trims and flushes the indexes, and refuses further appends. Readers holding slices
