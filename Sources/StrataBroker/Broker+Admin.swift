@@ -140,3 +140,68 @@ extension Broker {
         ]
     }
 }
+
+extension Broker {
+    /// DeleteRecords: moves each partition's log start offset (-1 = the high watermark); segments
+    /// wholly below it are deleted at once.
+    func deleteRecords(_ request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+        var response = DeleteRecordsResponse()
+        response.topics = request.topics.map { topic in
+            TopicPartitions(name: topic.name, partitions: topic.partitions.map { requested in
+                var result = DeleteRecordsResponse.PartitionResult()
+                result.partitionIndex = requested.partitionIndex
+                guard let log = logs.log(for: TopicPartition(topic.name, requested.partitionIndex)) else {
+                    result.errorCode = .unknownTopicOrPartition
+                    result.lowWatermark = -1
+                    return result
+                }
+                let target = requested.offset == -1 ? log.highWatermark : requested.offset
+                do throws(StorageError) {
+                    result.lowWatermark = try log.deleteRecords(before: target)
+                } catch {
+                    result.errorCode = ErrorMapping.code(for: error)
+                    result.lowWatermark = -1
+                }
+                return result
+            })
+        }
+        do throws(StorageError) { try logs.checkpoint() } catch {
+            logger.error("checkpoint after DeleteRecords failed", metadata: ["error": "\(error)"])
+        }
+        return response
+    }
+
+    /// AlterConfigs (non-incremental): the given set replaces the topic's overrides, validated first
+    /// (unknown key or bad value → INVALID_CONFIG with a message); applies at once and persists.
+    func alterConfigs(_ request: AlterConfigsRequest) -> AlterConfigsResponse {
+        var response = AlterConfigsResponse()
+        for resource in request.resources {
+            var result = AlterConfigsResponse.ResourceResponse()
+            result.resourceType = resource.resourceType
+            result.resourceName = resource.resourceName
+            defer { response.responses.append(result) }
+            guard resource.resourceType == Self.topicResourceType else {
+                result.errorCode = .invalidRequest
+                result.errorMessage = "only topic configs can be altered at run time; use --set at startup"
+                continue
+            }
+            guard logs.topic(resource.resourceName) != nil else {
+                result.errorCode = .unknownTopicOrPartition
+                continue
+            }
+            var overrides: [String: String] = [:]
+            for entry in resource.configs {
+                guard let value = entry.value else { continue }
+                overrides[entry.name] = value
+            }
+            do throws(StorageError) {
+                _ = try LogConfig(overrides: overrides, defaults: config.logDefaults)
+                if !request.validateOnly { try logs.alterTopicConfig(resource.resourceName, overrides: overrides) }
+            } catch {
+                result.errorCode = ErrorMapping.code(for: error)
+                result.errorMessage = "\(error)"
+            }
+        }
+        return response
+    }
+}

@@ -49,6 +49,8 @@ extension Broker {
                 var data = FetchResponse.PartitionData()
                 data.partitionIndex = requested.partition
                 data.abortedTransactions = nil
+                // Never null: librdkafka rejects a MessageSetSize of -1 even on error partitions.
+                data.records = ByteBuffer()
                 guard let log = logs.log(for: TopicPartition(topic.name, requested.partition)) else {
                     data.errorCode = .unknownTopicOrPartition
                     data.highWatermark = -1
@@ -67,8 +69,6 @@ extension Broker {
                         data.records = records
                         total += slice.length
                         budget = max(0, budget - slice.length)
-                    } else {
-                        data.records = ByteBuffer()
                     }
                 } catch {
                     data.errorCode = ErrorMapping.code(for: error)

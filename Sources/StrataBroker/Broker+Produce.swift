@@ -88,6 +88,9 @@ extension Broker {
         if header.baseOffset != 0 {
             return .failure(.init(code: .invalidRecord, message: "baseOffset must be 0, got \(header.baseOffset)"))
         }
+        if log.config.isCompacted, let problem = keylessRecordProblem(batch) {
+            return .failure(.init(code: .invalidRecord, message: problem))
+        }
         let result: Result<AppendInfo, ProduceFailure>
         if header.producerId >= 0 {
             guard header.baseSequence >= 0 else {
@@ -124,6 +127,19 @@ extension Broker {
             result = appendToLog(batch, log: log)
         }
         return result.map { (log, $0) }
+    }
+
+    /// Compacted topics need a key on every record (decodes the batch; compacted topics only).
+    private func keylessRecordProblem(_ batch: RecordBatch) -> String? {
+        do throws(RecordsError) {
+            var records = try batch.makeRecordIterator()
+            while let record = try records.next() {
+                if record.key == nil { return "compacted topic: record at offset delta \(record.offset) has no key" }
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     private func appendToLog(_ batch: RecordBatch, log: PartitionLog) -> Result<AppendInfo, ProduceFailure> {

@@ -124,6 +124,10 @@ public final class Broker: Sendable {
             return answer(describeConfigs(request))
         case let .offsetForLeaderEpoch(request):
             return answer(offsetForLeaderEpoch(request))
+        case let .deleteRecords(request):
+            return answer(deleteRecords(request))
+        case let .alterConfigs(request):
+            return answer(alterConfigs(request))
         case let .findCoordinator(request):
             var response = FindCoordinatorResponse()
             response.errorCode = .coordinatorNotAvailable
@@ -132,7 +136,7 @@ public final class Broker: Sendable {
             _ = request
             return answer(response)
         case .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups,
-             .listGroups, .deleteRecords, .alterConfigs, .deleteGroups:
+             .listGroups, .deleteGroups:
             throw ProtocolError(.unsupportedVersion(version),
                                 context: "\(header.api!) is not implemented by this broker yet", position: 0)
         }

@@ -19,6 +19,8 @@ public struct BrokerConfig: Sendable {
     public var socketRequestMaxBytes = 104_857_600
     /// Longest a Fetch may wait (`fetchWaitMillisecondsMax`); clients ask for 500 ms by default.
     public var fetchWaitMillisecondsMax: Int32 = 30_000
+    /// The cleaner thread's settings (`log.cleaner.*`, `log.retention.check.interval.ms`).
+    public var cleaner = CleanerConfig()
     /// Defaults for every topic's log (`log.segment.bytes`, `message.max.bytes`, flush settings…).
     public var logDefaults = LogConfig()
 
@@ -60,6 +62,21 @@ public struct BrokerConfig: Sendable {
         case "log.retention.hours": try logDefaults.set("retention.ms", String(try int(-1) * 3_600_000))
         case "log.retention.bytes": try logDefaults.set("retention.bytes", value)
         case "log.cleanup.policy": try logDefaults.set("cleanup.policy", value)
+        case "log.cleaner.enable":
+            guard value == "true" || value == "false" else {
+                throw .invalidConfig(key: key, value: value, reason: "expected true or false")
+            }
+            cleaner.enabled = value == "true"
+        case "log.retention.check.interval.ms": cleaner.retentionCheckIntervalMilliseconds = try int(1)
+        case "log.cleaner.backoff.ms": cleaner.backoffMilliseconds = try int(0)
+        case "log.cleaner.dedupe.buffer.size": cleaner.dedupeBufferBytes = Int(try int(1 << 16))
+        case "log.cleaner.threads":
+            guard try int(1) == 1 else { throw .invalidConfig(key: key, value: value, reason: "only 1 is supported") }
+        case "log.cleaner.delete.retention.ms": try logDefaults.set("delete.retention.ms", value)
+        case "log.cleaner.min.cleanable.ratio": try logDefaults.set("min.cleanable.dirty.ratio", value)
+        case "log.cleaner.min.compaction.lag.ms": try logDefaults.set("min.compaction.lag.ms", value)
+        case "log.cleaner.max.compaction.lag.ms": try logDefaults.set("max.compaction.lag.ms", value)
+        case "log.segment.delete.delay.ms": try logDefaults.set("file.delete.delay.ms", value)
         case "log.message.timestamp.type": try logDefaults.set("message.timestamp.type", value)
         default:
             if LogConfig.knownKeys.contains(key) {

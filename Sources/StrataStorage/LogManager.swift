@@ -238,8 +238,11 @@ public final class LogManager: Sendable {
             state.topics[name] = description
             return (description, state.logs.values.filter { $0.topicPartition.topic == name })
         }
-        for log in logs { try writeTopicFile(description, directory: log.directory) }
-        // New settings apply from the next open; PartitionLog config reload arrives with the cleaner work.
+        let config = try LogConfig(overrides: overrides, defaults: defaultConfig)
+        for log in logs {
+            try writeTopicFile(description, directory: log.directory)
+            log.updateConfig(config)
+        }
     }
 
     /// The topic's description, if it exists.

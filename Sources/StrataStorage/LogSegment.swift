@@ -305,6 +305,30 @@ final class LogSegment: @unchecked Sendable {
         }
     }
 
+    static let deletedSuffix = ".deleted"
+
+    /// First step of deleting a segment: renames its three files to `<name>.deleted` (recovery
+    /// removes such leftovers). Readers holding slices keep their mapping and descriptor.
+    func markDeleted() throws(StorageError) {
+        for path in [logPath, offsetIndex.file.path, timeIndex.file.path] {
+            try fileSystem.rename(path, to: path + Self.deletedSuffix)
+        }
+    }
+
+    /// Second step: removes the renamed files (after `file.delete.delay.ms`).
+    func removeDeletedFiles() throws(StorageError) {
+        for path in [logPath, offsetIndex.file.path, timeIndex.file.path] {
+            try fileSystem.remove(path + Self.deletedSuffix)
+        }
+    }
+
+    /// Last-modified time of the `.log` file (retention of segments without record timestamps).
+    func lastModifiedMilliseconds() -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return 0 }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     /// Removes the three files. Readers holding slices keep their mapping and descriptor.
     func deleteFiles() throws(StorageError) {
         try fileSystem.remove(logPath)

@@ -72,7 +72,10 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("strata listening on \(listenHost):\(port)\n".utf8))
         }
         let maintenance = StorageMaintenance(logs: logs)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server), .init(service: maintenance)]
+        let cleaner = LogCleaner(manager: logs, config: brokerConfig.cleaner, logger: Logger(label: "strata.cleaner"))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server), .init(service: maintenance), .init(service: CleanerService(cleaner: cleaner)),
+        ]
         if metrics != "off" {
             let (host, port) = try Self.hostPort(metrics, option: "--metrics")
             services.append(.init(service: MetricsServer(host: host, port: port, registry: registry, group: group,
@@ -123,6 +126,17 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(option) \(text): expected HOST:PORT")
         }
         return (String(text[..<colon]), port)
+    }
+}
+
+/// Runs the cleaner thread for the life of the service group.
+struct CleanerService: Service {
+    let cleaner: LogCleaner
+
+    func run() async throws {
+        cleaner.start()
+        try? await gracefulShutdown()
+        cleaner.stop()
     }
 }
 

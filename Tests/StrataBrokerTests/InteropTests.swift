@@ -79,6 +79,34 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test(.enabled(if: InteropTools.kcatAvailable))
+    func retentionDeletesOldSegmentsAndConsumersResetToTheRemainder() throws {
+        let kcat = try #require(InteropTools.kcat, "kcat missing: run tools/setup")
+        let server = try ServerProcess(extraArguments: [
+            "--set", "log.segment.bytes=4096", "--set", "log.retention.bytes=16384",
+            "--set", "log.retention.check.interval.ms=50", "--set", "log.segment.delete.delay.ms=0",
+        ])
+        defer { server.cleanup() }
+        let lines = (0..<3000).map { "record-\($0)-" + String(repeating: "x", count: 40) }.joined(separator: "\n") + "\n"
+        let produce = try runCommand(kcat, ["-P", "-b", server.bootstrap, "-t", "short", "-X", "acks=all",
+                                                "-X", "batch.num.messages=100"], input: lines)
+        #expect(produce.status == 0, "\(produce.stderr)")
+        // The cleaner runs every 50 ms: wait (bounded) until the earliest offset has moved.
+        var first = 0
+        let deadline = Date().addingTimeInterval(30)
+        var remainder: [Substring] = []
+        while first == 0 && Date() < deadline {
+            let consume = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", "short", "-o", "0", "-e", "-q",
+                                                "-X", "auto.offset.reset=earliest", "-f", "%o %s\\n"])
+            remainder = consume.stdout.split(separator: "\n")
+            first = remainder.first.flatMap { Int($0.split(separator: " ")[0]) } ?? 0
+        }
+        #expect(first > 0, "old segments were deleted and offset 0 was reset to the log start; \(server.stderrText.suffix(1500))")
+        #expect(remainder.count == 3000 - first, "everything from the log start to the end is still there")
+        #expect(remainder.last?.hasPrefix("2999 record-2999-") == true)
+        #expect(server.stop() == 0)
+    }
+
     @Test(.enabled(if: InteropTools.pythonAvailable), arguments: ["confluent", "kafka-python", "aiokafka"])
     func pythonClientProducesAndConsumes(scenario: String) throws {
         let python = try #require(InteropTools.python, "python venv missing: run tools/setup")

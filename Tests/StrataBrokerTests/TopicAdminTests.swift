@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import StrataBroker
+import StrataProtocol
+import StrataRecords
+import StrataStorage
+import Testing
+
+@Suite struct TopicAdminTests {
+    @Test func alterConfigsValidatesAppliesAndPersists() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.createTopic("t")
+        var bad = AlterConfigsRequest()
+        bad.resources = [.init(resourceType: 2, resourceName: "t", configs: [ConfigEntry(name: "retention.ms", value: "soon")])]
+        let refused = try #require(try await harness.call(bad, version: 1, as: AlterConfigsResponse.self))
+        #expect(refused.responses.first?.errorCode == .invalidConfig)
+        #expect(refused.responses.first?.errorMessage?.contains("retention.ms") == true)
+        var unknown = AlterConfigsRequest()
+        unknown.resources = [.init(resourceType: 2, resourceName: "t", configs: [ConfigEntry(name: "no.such", value: "1")])]
+        #expect(try await harness.call(unknown, version: 0, as: AlterConfigsResponse.self)?.responses.first?.errorCode
+            == .invalidConfig)
+        var good = AlterConfigsRequest()
+        good.resources = [.init(resourceType: 2, resourceName: "t", configs: [ConfigEntry(name: "retention.ms", value: "1234")])]
+        #expect(try await harness.call(good, version: 1, as: AlterConfigsResponse.self)?.responses.first?.errorCode
+            == .noError)
+        #expect(harness.logs.log(for: TopicPartition("t", 0))?.config.retentionMilliseconds == 1234, "applied at once")
+        try harness.restart(clean: true)
+        #expect(harness.logs.log(for: TopicPartition("t", 0))?.config.retentionMilliseconds == 1234, "persisted")
+        var describe = DescribeConfigsRequest()
+        describe.resources = [.init(resourceType: 2, resourceName: "t", configurationKeys: ["retention.ms", "segment.bytes"])]
+        let described = try #require(try await harness.call(describe, version: 1, as: DescribeConfigsResponse.self))
+        let configs = try #require(described.results.first?.configs)
+        #expect(configs.map(\.name) == ["retention.ms", "segment.bytes"])
+        #expect(configs[0].value == "1234" && configs[0].configSource == 1, "override shown as topic config")
+        #expect(configs[1].configSource == 5, "default shown as default")
+    }
+
+    @Test func deleteRecordsMovesTheLowWatermark() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.createTopic("t")
+        for index in 0..<5 { _ = try await harness.produce("t", batch: batch(["v\(index)"])) }
+        var request = DeleteRecordsRequest()
+        request.topics = [TopicPartitions(name: "t", partitions: [.init(partitionIndex: 0, offset: 3),
+                                                                  .init(partitionIndex: 4, offset: 1)])]
+        let response = try #require(try await harness.call(request, version: 1, as: DeleteRecordsResponse.self))
+        let results = try #require(response.topics.first?.partitions)
+        #expect(results[0].errorCode == .noError && results[0].lowWatermark == 3)
+        #expect(results[1].errorCode == .unknownTopicOrPartition)
+        #expect(try await harness.fetch("t", offset: 1).responses.first?.partitions.first?.errorCode == .offsetOutOfRange)
+        var earliest = ListOffsetsRequest()
+        earliest.topics = [TopicPartitions(name: "t", partitions: [.init(partitionIndex: 0, timestamp: -2)])]
+        #expect(try await harness.call(earliest, version: 1, as: ListOffsetsResponse.self)?
+            .topics.first?.partitions.first?.offset == 3)
+    }
+
+    @Test func compactedTopicsRefuseKeylessRecords() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.logs.createTopic("c", partitionCount: 1, configOverrides: ["cleanup.policy": "compact"])
+        var builder = RecordBatchBuilder(compression: .lz4)
+        builder.append(key: Array("k".utf8), value: Array("a".utf8), timestamp: 1)
+        builder.append(key: nil as [UInt8]?, value: Array("b".utf8), timestamp: 2)
+        #expect(try await harness.produce("c", batch: builder.build())?.errorCode == .invalidRecord)
+        #expect(try await harness.produce("c", batch: batch(["keyed"]))?.errorCode == .noError)
+    }
+
+    @Test func createTopicsValidatesAndReportsPerTopic() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        var request = CreateTopicsRequest()
+        request.topics = [
+            .init(name: "ok", numPartitions: 3, replicationFactor: 1, assignments: [],
+                  configs: [ConfigEntry(name: "cleanup.policy", value: "compact")]),
+            .init(name: "bad name", numPartitions: 1, replicationFactor: 1, assignments: [], configs: []),
+            .init(name: "rf", numPartitions: 1, replicationFactor: 3, assignments: [], configs: []),
+            .init(name: "cfg", numPartitions: 1, replicationFactor: -1, assignments: [],
+                  configs: [ConfigEntry(name: "segment.bytes", value: "-5")]),
+        ]
+        let response = try #require(try await harness.call(request, version: 4, as: CreateTopicsResponse.self))
+        #expect(response.topics.map(\.errorCode) == [.noError, .invalidTopicException, .invalidReplicationFactor,
+                                                     .invalidConfig])
+        #expect(harness.logs.topic("ok")?.partitionCount == 3)
+        let again = try #require(try await harness.call(request, version: 4, as: CreateTopicsResponse.self))
+        #expect(again.topics.first?.errorCode == .topicAlreadyExists)
+    }
+}
