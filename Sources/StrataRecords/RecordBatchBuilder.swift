@@ -18,6 +18,12 @@ public struct RecordBatchBuilder {
     private var count: Int32 = 0
     private var baseTimestamp: Int64 = 0
     private var maxTimestamp: Int64 = -1
+    private var nextOffsetDelta: Int32 = 0
+    /// When set (before the first append), `baseTimestamp` is this value instead of the first
+    /// record's timestamp — the cleaner stores the delete horizon there.
+    public var fixedBaseTimestamp: Int64?
+    /// Sets attribute bit 6: `baseTimestamp` is the delete horizon (log cleaner only).
+    public var hasDeleteHorizon = false
 
     public init(
         compression: CompressionCodec = .none, producerId: Int64 = -1, producerEpoch: Int16 = -1,
@@ -45,10 +51,19 @@ public struct RecordBatchBuilder {
     public mutating func append(
         key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = [], timestamp: Int64
     ) {
-        if count == 0 { baseTimestamp = timestamp }
+        append(offsetDelta: nextOffsetDelta, key: key, value: value, headers: headers, timestamp: timestamp)
+    }
+
+    /// Appends a record at an explicit offset delta (the log cleaner rebuilding a batch keeps the
+    /// surviving records' original offsets). Deltas must increase.
+    public mutating func append(
+        offsetDelta: Int32, key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = [], timestamp: Int64
+    ) {
+        precondition(offsetDelta >= nextOffsetDelta, "offset deltas must increase")
+        if count == 0 { baseTimestamp = fixedBaseTimestamp ?? timestamp }
         maxTimestamp = Swift.max(maxTimestamp, timestamp)
+        nextOffsetDelta = offsetDelta + 1
         let timestampDelta = timestamp &- baseTimestamp
-        let offsetDelta = count
         let keyLength = Int32(key?.readableBytes ?? -1)
         let valueLength = Int32(value?.readableBytes ?? -1)
         var bodySize = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
@@ -84,9 +99,13 @@ public struct RecordBatchBuilder {
                headers: headers, timestamp: timestamp)
     }
 
-    /// Encodes the batch. Precondition: at least one record was appended.
-    public func build() throws(RecordsError) -> ByteBuffer {
+    /// Encodes the batch. Precondition: at least one record was appended. `lastOffsetDelta`
+    /// defaults to the last record's delta; the cleaner passes the original batch's to keep its
+    /// offset range.
+    public func build(lastOffsetDelta: Int32? = nil) throws(RecordsError) -> ByteBuffer {
         precondition(count > 0, "a RecordBatch needs at least one record")
+        let lastDelta = lastOffsetDelta ?? (nextOffsetDelta - 1)
+        precondition(lastDelta >= nextOffsetDelta - 1, "lastOffsetDelta below the last record")
         typealias L = RecordBatchHeader.Layout
         var out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes + 64)
         out.writeInteger(Int64(0))                      // baseOffset
@@ -97,8 +116,9 @@ public struct RecordBatchBuilder {
         var attributes = Int16(compression.rawValue)
         if timestampType == .logAppendTime { attributes |= 0x8 }
         if isTransactional { attributes |= 0x10 }
+        if hasDeleteHorizon { attributes |= 0x40 }
         out.writeInteger(attributes)
-        out.writeInteger(count - 1)                     // lastOffsetDelta
+        out.writeInteger(lastDelta)                     // lastOffsetDelta
         out.writeInteger(baseTimestamp)
         out.writeInteger(maxTimestamp)
         out.writeInteger(producerId)
@@ -125,5 +145,6 @@ public struct RecordBatchBuilder {
         count = 0
         baseTimestamp = 0
         maxTimestamp = -1
+        nextOffsetDelta = 0
     }
 }

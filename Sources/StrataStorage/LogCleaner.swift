@@ -25,8 +25,9 @@ public struct CleanerPassResult: Sendable, Equatable {
 
 /// The cleaner: a dedicated thread (never an event loop) that wakes every
 /// `log.retention.check.interval.ms`, or when `wake()` is called, and applies retention (time,
-/// size, log start offset) to every log, then removes files of deleted segments once
-/// `file.delete.delay.ms` has passed. `runPass(nowMilliseconds:)` does one pass synchronously (tests).
+/// size, log start offset) to every log, compacts `cleanup.policy=compact` logs whose dirty ratio
+/// qualifies (dirtiest first), then removes files of deleted segments once `file.delete.delay.ms`
+/// has passed. `runPass(nowMilliseconds:)` does one pass synchronously (tests).
 ///
 /// Thread state (`stopping`, `wakeRequested`) is guarded by one `NSCondition`.
 public final class LogCleaner: @unchecked Sendable {
@@ -106,7 +107,27 @@ public final class LogCleaner: @unchecked Sendable {
             }
             log.removeDeletedFiles(nowMilliseconds: now)
         }
-        if result.segmentsDeleted > 0 {
+        // Compaction: dirtiest log first; a log qualifies above min.cleanable.dirty.ratio or when its
+        // oldest dirty record is older than max.compaction.lag.ms.
+        var candidates: [(log: PartitionLog, ratio: Double)] = []
+        for log in manager.allLogs() where log.config.isCompacted {
+            let dirty = log.dirtyRatio(nowMilliseconds: now)
+            guard dirty.dirtyBytes > 0 else { continue }
+            let config = log.config
+            let overdue = dirty.oldestDirtyTimestamp.map { now - $0 > config.maxCompactionLagMilliseconds } ?? false
+            if dirty.ratio > config.minCleanableDirtyRatio || overdue { candidates.append((log, dirty.ratio)) }
+        }
+        for candidate in candidates.sorted(by: { $0.ratio > $1.ratio }) {
+            do throws(StorageError) {
+                if try candidate.log.compact(nowMilliseconds: now, dedupeBufferBytes: config.dedupeBufferBytes) != nil {
+                    result.logsCompacted += 1
+                }
+            } catch {
+                logger.error("compaction failed", metadata: ["partition": "\(candidate.log.topicPartition)",
+                                                            "error": "\(error)"])
+            }
+        }
+        if result.segmentsDeleted > 0 || result.logsCompacted > 0 {
             do throws(StorageError) { try manager.checkpoint() } catch {
                 logger.error("checkpoint after retention failed", metadata: ["error": "\(error)"])
             }

@@ -35,6 +35,7 @@ public final class LogManager: Sendable {
     public static let cleanShutdownMarker = ".strata_cleanshutdown"
     public static let recoveryPointFile = "recovery-point-offset-checkpoint"
     public static let logStartFile = "log-start-offset-checkpoint"
+    public static let cleanerCheckpointFile = "cleaner-offset-checkpoint"
     public static let topicFile = "topic.json"
 
     public let dataDirectory: String
@@ -44,7 +45,8 @@ public final class LogManager: Sendable {
     /// Whether the previous run ended with a clean close.
     public let openedAfterCleanShutdown: Bool
     let fileSystem: FileSystem
-    let clock: StorageClock
+    /// The clock of every log (the broker's group coordinator shares it).
+    public let clock: StorageClock
     let executor: BlockingExecutor
     /// Whether `close()` stops the executor (only when this manager created it).
     private let ownsExecutor: Bool
@@ -89,7 +91,10 @@ public final class LogManager: Sendable {
                                  logger: logger)
         var recoveryPoints: [TopicPartition: Int64]?
         var logStarts: [TopicPartition: Int64] = [:]
+        var cleanerCheckpoints: [TopicPartition: Int64] = [:]
         do throws(StorageError) {
+            cleanerCheckpoints = try OffsetCheckpoint.read(dataDirectory + "/" + cleanerCheckpointFile,
+                                                           fileSystem: fileSystem) ?? [:]
             recoveryPoints = try OffsetCheckpoint.read(dataDirectory + "/" + recoveryPointFile, fileSystem: fileSystem)
             logStarts = try OffsetCheckpoint.read(dataDirectory + "/" + logStartFile, fileSystem: fileSystem) ?? [:]
         } catch {
@@ -106,7 +111,8 @@ public final class LogManager: Sendable {
             }
             let config = try LogConfig(overrides: description.configOverrides, defaults: defaultConfig)
             let options = PartitionLog.OpenOptions(cleanShutdown: clean, recoveryPoint: recoveryPoints?[partition],
-                                                   logStartOffset: logStarts[partition])
+                                                   logStartOffset: logStarts[partition],
+                                                   cleanerCheckpoint: cleanerCheckpoints[partition])
             let log = try PartitionLog.open(directory: directory, topicPartition: partition, config: config,
                                             options: options, fileSystem: fileSystem, clock: clock,
                                             executor: manager.executor, logger: logger)
@@ -286,13 +292,17 @@ public final class LogManager: Sendable {
         let logs = allLogs()
         var recovery: [TopicPartition: Int64] = [:]
         var starts: [TopicPartition: Int64] = [:]
+        var cleaned: [TopicPartition: Int64] = [:]
         for log in logs {
             recovery[log.topicPartition] = log.recoveryPoint
             starts[log.topicPartition] = log.logStartOffset
+            if log.config.isCompacted { cleaned[log.topicPartition] = log.cleanerCheckpoint }
         }
         try checkpointLock.withLock { (_) throws(StorageError) in
             try OffsetCheckpoint.write(recovery, to: dataDirectory + "/" + Self.recoveryPointFile, fileSystem: fileSystem)
             try OffsetCheckpoint.write(starts, to: dataDirectory + "/" + Self.logStartFile, fileSystem: fileSystem)
+            try OffsetCheckpoint.write(cleaned, to: dataDirectory + "/" + Self.cleanerCheckpointFile,
+                                       fileSystem: fileSystem)
         }
     }
 

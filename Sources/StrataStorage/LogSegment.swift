@@ -19,6 +19,20 @@ public enum SegmentFileName {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
+    /// Name of a compaction swap file: `<base>.log.<end>.swap` replaces segments in `[base, end)`.
+    public static func swapName(base: Int64, end: Int64) -> String {
+        stem(base) + logSuffix + "." + stem(end) + ".swap"
+    }
+
+    /// Parses `swapName`'s format.
+    public static func parseSwap(_ name: String) -> (base: Int64, end: Int64)? {
+        let parts = name.split(separator: ".")
+        guard parts.count == 4, parts[1] == "log", parts[3] == "swap",
+              let base = baseOffset(of: String(parts[0]) + logSuffix, suffix: logSuffix),
+              let end = baseOffset(of: String(parts[2]) + logSuffix, suffix: logSuffix), end > base else { return nil }
+        return (base, end)
+    }
+
     /// Base offset of a file named `<20 digits><suffix>`, else nil.
     public static func baseOffset(of name: String, suffix: String) -> Int64? {
         guard name.hasSuffix(suffix) else { return nil }
@@ -356,7 +370,16 @@ struct SegmentView: Sendable {
 
     /// Position and header of the first batch whose last offset is ≥ `target`, nil if none here.
     func locate(_ target: Int64, map: MappedFile) throws(StorageError) -> (position: Int, header: RecordBatchHeader)? {
-        var position = segment.offsetIndex.lookup(target, count: indexEntries)?.position ?? 0
+        var position = 0
+        if let entry = segment.offsetIndex.lookup(target, count: indexEntries) {
+            // An entry maps a batch's last offset to its position. Indexes are derived data and a clean
+            // open checks only the last entry, so verify this one against the log before trusting it;
+            // a bad entry costs a scan from the segment start, never a wrong or failed read.
+            if entry.position < size, let header = try? self.header(at: entry.position, map: map),
+               header.lastOffset == entry.offset {
+                position = entry.position
+            }
+        }
         while position < size {
             let header = try self.header(at: position, map: map)
             if header.lastOffset >= target { return (position, header) }

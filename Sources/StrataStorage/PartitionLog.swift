@@ -26,11 +26,13 @@ public final class PartitionLog: Sendable {
     let executor: BlockingExecutor
     let logger: Logger
 
-    private struct Writer {
+    struct Writer {
         var config: LogConfig
         var segments: [LogSegment]
         var closedViews: [SegmentView]
         var logStartOffset: Int64
+        /// First offset not yet compacted (`cleaner-offset-checkpoint`).
+        var cleanerCheckpoint: Int64 = 0
         var unflushedMessages: Int64 = 0
         var failure: String?
         var isClosed = false
@@ -70,7 +72,7 @@ public final class PartitionLog: Sendable {
         }
     }
 
-    private let writer: Mutex<Writer>
+    let writer: Mutex<Writer>
     private let published: Mutex<LogSnapshot>
     private let durability: Mutex<Durability>
 
@@ -106,11 +108,15 @@ public final class PartitionLog: Sendable {
         public var recoveryPoint: Int64?
         /// Log start offset from the checkpoint, if any.
         public var logStartOffset: Int64?
+        /// First uncompacted offset from `cleaner-offset-checkpoint`, if any.
+        public var cleanerCheckpoint: Int64?
 
-        public init(cleanShutdown: Bool, recoveryPoint: Int64? = nil, logStartOffset: Int64? = nil) {
+        public init(cleanShutdown: Bool, recoveryPoint: Int64? = nil, logStartOffset: Int64? = nil,
+                    cleanerCheckpoint: Int64? = nil) {
             self.cleanShutdown = cleanShutdown
             self.recoveryPoint = recoveryPoint
             self.logStartOffset = logStartOffset
+            self.cleanerCheckpoint = cleanerCheckpoint
         }
     }
 
@@ -124,7 +130,7 @@ public final class PartitionLog: Sendable {
         try fileSystem.createDirectory(directory)
         let now = clock.nowMilliseconds()
         var names = try fileSystem.listDirectory(directory)
-        try resolveLeftovers(directory: directory, names: &names, fileSystem: fileSystem, logger: logger)
+        let swapped = try resolveLeftovers(directory: directory, names: &names, fileSystem: fileSystem, logger: logger)
         let bases = names.compactMap { SegmentFileName.baseOffset(of: $0, suffix: SegmentFileName.logSuffix) }.sorted()
         var segments: [LogSegment] = []
         var durableOffset: Int64
@@ -149,7 +155,8 @@ public final class PartitionLog: Sendable {
                 let base = bases[index]
                 let isLast = index == bases.count - 1
                 let nextBase = isLast ? nil : bases[index + 1]
-                var needsRecovery = index >= recoverFrom
+                // A segment just swapped in by recovery has no trustworthy index yet.
+                var needsRecovery = index >= recoverFrom || swapped.contains(base)
                 var segment = try LogSegment.open(directory: directory, baseOffset: base, config: config,
                                                   fileSystem: fileSystem, writable: isLast || needsRecovery,
                                                   nowMilliseconds: now)
@@ -201,36 +208,66 @@ public final class PartitionLog: Sendable {
         }
         let firstBase = segments[0].baseOffset
         let logStart = max(firstBase, min(options.logStartOffset ?? firstBase, segments.last!.nextOffset))
-        return PartitionLog(topicPartition: topicPartition, directory: directory, config: config, segments: segments,
-                            logStartOffset: logStart, durableOffset: durableOffset, fileSystem: fileSystem,
-                            clock: clock, executor: executor, logger: logger)
+        let log = PartitionLog(topicPartition: topicPartition, directory: directory, config: config,
+                               segments: segments, logStartOffset: logStart, durableOffset: durableOffset,
+                               fileSystem: fileSystem, clock: clock, executor: executor, logger: logger)
+        if let checkpoint = options.cleanerCheckpoint {
+            log.writer.withLock { $0.cleanerCheckpoint = min(checkpoint, $0.logEndOffset) }
+        }
+        return log
     }
 
-    /// Deletes `.cleaned` and `.deleted` files; completes an interrupted swap (`.swap` files become
-    /// the segment they were meant to replace).
+    /// Where the cleaner builds a compacted segment (with its indexes) before swapping it in.
+    static let cleaningDirectoryName = ".cleaning"
+
+    /// Deletes `.cleaned`, `.deleted` and `.tmp` files and the `.cleaning` directory, then completes any interrupted compaction
+    /// swap: a `<base>.log.<end>.swap` file replaces every segment whose base offset lies in
+    /// `[base, end)` (their files are removed) and becomes `<base>.log`. Returns the bases of the
+    /// swapped-in segments (their indexes must be rebuilt).
     private static func resolveLeftovers(directory: String, names: inout [String], fileSystem: FileSystem,
-                                         logger: Logger) throws(StorageError) {
+                                         logger: Logger) throws(StorageError) -> Set<Int64> {
         var changed = false
         for name in names where name.hasSuffix(".cleaned") || name.hasSuffix(".deleted") || name.hasSuffix(".tmp") {
             logger.info("removing leftover file", metadata: ["file": "\(directory)/\(name)"])
             try fileSystem.remove(directory + "/" + name)
             changed = true
         }
+        if names.contains(Self.cleaningDirectoryName) {
+            let cleaning = directory + "/" + Self.cleaningDirectoryName
+            logger.info("removing unfinished compaction output", metadata: ["dir": "\(cleaning)"])
+            for name in try fileSystem.listDirectory(cleaning) { try fileSystem.remove(cleaning + "/" + name) }
+            if rmdir(cleaning) != 0 && errno != ENOENT { throw .io(operation: "rmdir", path: cleaning, errno: errno) }
+            changed = true
+        }
+        var swapped: Set<Int64> = []
         for name in names where name.hasSuffix(".swap") {
-            let final = String(name.dropLast(".swap".count))
-            logger.info("completing interrupted segment swap", metadata: ["file": "\(directory)/\(name)"])
-            try fileSystem.rename(directory + "/" + name, to: directory + "/" + final)
+            guard let (base, end) = SegmentFileName.parseSwap(name) else {
+                logger.warning("ignoring unrecognised swap file", metadata: ["file": "\(directory)/\(name)"])
+                continue
+            }
+            logger.notice("completing interrupted compaction swap", metadata: [
+                "file": "\(directory)/\(name)", "replaces": "[\(base), \(end))"])
+            for other in names {
+                for suffix in [SegmentFileName.logSuffix, SegmentFileName.indexSuffix, SegmentFileName.timeIndexSuffix] {
+                    if let otherBase = SegmentFileName.baseOffset(of: other, suffix: suffix), otherBase >= base, otherBase < end {
+                        try fileSystem.remove(directory + "/" + other)
+                    }
+                }
+            }
+            try fileSystem.rename(directory + "/" + name, to: directory + "/" + SegmentFileName.stem(base) + SegmentFileName.logSuffix)
+            swapped.insert(base)
             changed = true
         }
         if changed {
             try fileSystem.syncDirectory(directory)
             names = try fileSystem.listDirectory(directory)
         }
+        return swapped
     }
 
     // MARK: Offsets
 
-    private func snapshot() -> LogSnapshot { published.withLock { $0 } }
+    func snapshot() -> LogSnapshot { published.withLock { $0 } }
 
     /// First offset still in the log.
     public var logStartOffset: Int64 { snapshot().logStartOffset }
@@ -255,7 +292,7 @@ public final class PartitionLog: Sendable {
         return snap.closed.map(\.baseOffset) + [snap.active.baseOffset]
     }
 
-    private func publish(_ state: Writer) {
+    func publish(_ state: Writer) {
         let snap = LogSnapshot(config: state.config, closed: state.closedViews, active: state.active.view(),
                                logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset,
                                failure: state.failure)
