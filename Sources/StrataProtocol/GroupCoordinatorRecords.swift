@@ -276,8 +276,12 @@ public enum GroupCoordinatorRecord {
         return (version, reader.buffer)
     }
 
-    /// Encodes a key: its `int16` type, then the key struct. Precondition: not `.unsupported`.
+    /// Encodes a key: its `int16` type, then the key struct. Preconditions: not `.unsupported`, and an
+    /// offset-commit key has type 0 or 1.
     public static func encode(key: GroupCoordinatorRecordKey) -> ByteBuffer {
+        if case let .offsetCommit(_, type) = key {
+            precondition(type == 0 || type == 1, "an offset commit key has type 0 or 1, not \(type)")
+        }
         var writer = ProtocolWriter(version: 0, isFlexible: false)
         var type = key.recordType
         writer.int16(&type, "type")

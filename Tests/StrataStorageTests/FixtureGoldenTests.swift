@@ -43,7 +43,7 @@ import Testing
         #expect(!committed.isEmpty, "no committed fixtures under \(Self.committedRoot.path); run tools/gen-fixtures")
         for (path, data) in generated.sorted(by: { $0.key < $1.key }) {
             guard let expected = committed[path] else {
-                Issue.record("data-fixtures/segments/\(path) is missing (the generator writes it); run tools/gen-fixtures")
+                Issue.record("data-fixtures/segments/\(path) is missing; run tools/gen-fixtures")
                 continue
             }
             if expected != data {
