@@ -34,6 +34,9 @@ final class IndexFile: @unchecked Sendable {
             if wanted > existing { try fileSystem.truncate(fd, size: Int64(wanted), path: path) }
             capacityEntries = wanted / entrySize
             mapping = wanted > 0 ? try MappedFile(fd: fd, length: wanted, writable: true, path: path) : nil
+            // Entries are appended at the end and searched by bisection: readahead around faults only
+            // allocates and zeroes pages of the sparse preallocated tail (seen as ~6 % of append time).
+            if let mapping { _ = madvise(mapping.base, mapping.length, MADV_RANDOM) }
         } catch {
             fileSystem.close(fd)
             throw error

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import StrataRecords
@@ -47,7 +48,12 @@ public final class PartitionLog: Sendable {
         var lastFlushMilliseconds: Int64
         var syncRunning = false
         var waiters: [(offset: Int64, continuation: CheckedContinuation<Result<Void, StorageError>, Never>)] = []
+        /// Waiters the previous sync released: the concurrency the next sync should expect.
+        var lastRoundWaiters = 0
     }
+
+    /// Longest a sync waits for the expected group to gather (see `gatherGroup`).
+    static let groupCommitGatherNanosecondsMax: UInt64 = 200_000
 
     struct LogSnapshot: Sendable {
         var config: LogConfig
@@ -429,15 +435,32 @@ public final class PartitionLog: Sendable {
     /// Runs on the executor: sync rounds until no waiter is left uncovered.
     private func syncLoop() {
         while true {
+            gatherGroup()
             let result = syncOnce()
             let (ready, again) = durability.withLock { state -> ([(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)], Bool) in
                 let ready = completeWaiters(&state, result: result)
+                state.lastRoundWaiters = ready.count
                 let again = !state.waiters.isEmpty
                 if !again { state.syncRunning = false }
                 return (ready, again)
             }
             for (continuation, outcome) in ready { continuation.resume(returning: outcome) }
             if !again { return }
+        }
+    }
+
+    /// Group commit's gathering step. Appenders released by a sync come back one by one; syncing as
+    /// soon as the first returns would cover only it and make the rest wait a whole extra sync. So
+    /// when the previous sync released several waiters, wait (bounded by
+    /// `groupCommitGatherNanosecondsMax`, yielding the CPU) until as many are waiting again. A lone
+    /// writer (one waiter per round) never waits.
+    private func gatherGroup() {
+        let expected = durability.withLock { $0.lastRoundWaiters }
+        guard expected > 1 else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        while durability.withLock({ $0.waiters.count }) < expected
+            && DispatchTime.now().uptimeNanoseconds - start < Self.groupCommitGatherNanosecondsMax {
+            sched_yield()
         }
     }
 
