@@ -29,7 +29,8 @@ public enum BatchFactory {
         while used < sizeInBytes {
             let remainder = sizeInBytes - used
             let delta = Int32(lengths.count)
-            if let fill = (0...remainder).first(where: { recordSize(valueBytes: $0, offsetDelta: delta) == remainder }) {
+            let fits = { (length: Int) in recordSize(valueBytes: length, offsetDelta: delta) == remainder }
+            if let fill = (0...remainder).first(where: fits) {
                 lengths.append(fill)
                 used = sizeInBytes
             } else {

@@ -7,17 +7,17 @@ import StrataStorage
 public enum ReadWorkloads {
     /// Reads the whole log front to back with `read(from:maxBytes:)`, copying every slice into
     /// `destination` (as a socket write would). With `validate`, checks the CRC of every batch in
-    /// the slice first. Returns the bytes read.
+    /// the slice first; without `copy`, only locates the slices (a diagnostic). Returns the bytes read.
     public static func strataSequentialRead(_ log: PartitionLog, maxBytes: Int,
                                             into destination: UnsafeMutableRawBufferPointer,
-                                            validate: Bool) throws -> Int {
+                                            validate: Bool, copy: Bool = true) throws -> Int {
         var offset = log.logStartOffset
         let end = log.logEndOffset
         var total = 0
         while offset < end {
             guard let slice = try log.read(from: offset, maxBytes: maxBytes).slice else { break }
             if validate { try validateBatches(slice) }
-            slice.withUnsafeBytes { destination.copyMemory(from: $0) }
+            if copy { slice.withUnsafeBytes { destination.copyMemory(from: $0) } }
             total += slice.length
             offset = slice.lastOffset + 1
         }

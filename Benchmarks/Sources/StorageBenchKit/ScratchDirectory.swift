@@ -12,11 +12,16 @@ public final class ScratchDirectory {
 
     /// Makes `<parent>/strata-bench-XXXXXX` (parent defaults to `$TMPDIR` or `/tmp`).
     public init(parent: String? = nil, prefix: String = "strata-bench") throws {
+        path = try Self.make(parent: parent, prefix: prefix)
+    }
+
+    /// Makes `<parent>/<prefix>-XXXXXX` and returns its path; the caller removes it.
+    public static func make(parent: String? = nil, prefix: String = "strata-bench") throws -> String {
         let base = parent ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let made else { throw BenchError.system(operation: "mkdtemp", path: base, errno: errno) }
-        path = String(cString: made)
+        return String(cString: made)
     }
 
     deinit { remove() }

@@ -53,6 +53,8 @@ struct PartitionSections {
                 log, maxBytes: chunk, into: destination, validate: false)) } },
             { try secondsTaken { try checked(ReadWorkloads.strataSequentialRead(
                 log, maxBytes: chunk, into: destination, validate: true)) } },
+            { try secondsTaken { try checked(ReadWorkloads.strataSequentialRead(
+                log, maxBytes: chunk, into: destination, validate: false, copy: false)) } },
         ])
         let memcpy = results[0].median
         let baseline = "memcpy in 1 MiB chunks " + Format.rate(bytes: expected, seconds: memcpy)
@@ -66,6 +68,13 @@ struct PartitionSections {
             target: "3", measurement: "same, CRC-32C of every batch checked (RecordBatch.validate) before the copy",
             strata: Format.rate(bytes: expected, seconds: results[2].median), baseline: baseline,
             ratio: Format.percent(validated), goal: "≥ 50 %", passed: validated >= 0.5))
+        let slices = Double(expected / chunk)
+        report.add(ResultRow(
+            target: "3", measurement: "diagnostic: read(from:maxBytes:) alone, slices located but not copied",
+            strata: Format.fixed(results[3].median / slices * 1e6, 2) + " µs per 1 MiB slice",
+            baseline: "memcpy " + Format.fixed(memcpy / slices * 1e6, 2) + " µs per 1 MiB",
+            ratio: Format.percent(results[3].median / memcpy) + " of memcpy time", goal: "(overhead)",
+            passed: nil))
     }
 
     /// 5: latency of `read(from: random, maxBytes: 1 KiB)` (one batch) vs a binary search of an

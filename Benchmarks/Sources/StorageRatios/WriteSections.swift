@@ -96,7 +96,6 @@ struct WriteSections {
             baseline: "write+fdatasync per \(inFlightBytes >> 10) KiB "
                 + Format.rate(bytes: total, seconds: inFlightChunked.median),
             ratio: Format.percent(inFlightRatio), goal: "(ceiling)", passed: nil))
-    }
         let bigRatio = chunked.median / strataBig.median
         report.add(ResultRow(
             target: "2", measurement: "group commit with 1 MiB in flight: \(plan.committers) tasks × 16 KiB batches",
