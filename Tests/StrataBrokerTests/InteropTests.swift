@@ -107,6 +107,21 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test(.enabled(if: InteropTools.pythonAvailable))
+    func compactedTopicKeepsTheLatestValuePerKeyAndVerifiesClean() throws {
+        let python = try #require(InteropTools.python, "python venv missing: run tools/setup")
+        let server = try ServerProcess(extraArguments: ["--set", "log.retention.check.interval.ms=100"])
+        defer { server.cleanup() }
+        let result = try runCommand(python, [InteropTools.clientsScript, "compaction", server.bootstrap,
+                                             "compacted", "600"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr.suffix(2000)) \(server.stderrText.suffix(2000))")
+        #expect(server.stop() == 0)
+        // The compacted partition passes segment-dump's verification.
+        let dump = ServerProcess.productsDirectory.appendingPathComponent("segment-dump").path
+        let verify = try runCommand(dump, ["--verify", server.dataDirectory + "/compacted-0"])
+        #expect(verify.status == 0, "\(verify.stdout.suffix(2000))")
+    }
+
     @Test(.enabled(if: InteropTools.pythonAvailable), arguments: ["confluent", "kafka-python", "aiokafka"])
     func pythonClientProducesAndConsumes(scenario: String) throws {
         let python = try #require(InteropTools.python, "python venv missing: run tools/setup")

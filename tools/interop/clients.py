@@ -7,7 +7,7 @@ every record (offsets contiguous per partition, keys, values, headers), and prin
 with what it saw. Exit status 0 = all checks passed, 1 = a check failed (the message says which).
 
 usage: clients.py SCENARIO BOOTSTRAP TOPIC [COUNT]
-scenarios: confluent, kafka-python, aiokafka
+scenarios: confluent, kafka-python, aiokafka, compaction
 """
 import asyncio
 import json
@@ -190,7 +190,55 @@ def aiokafka_scenario(bootstrap, topic, count):
     print(json.dumps({"ok": True, "client": "aiokafka", "partitions": check(received, count, 3)}))
 
 
-SCENARIOS = {"confluent": confluent, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario}
+def compaction(bootstrap, topic, count):
+    """Keyed writes to a compacted topic; once the cleaner ran, a full read holds the latest value per
+    key (and possibly newer duplicates still in the active segment), in increasing offsets."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+
+    keys = 20
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs={
+        "cleanup.policy": "compact", "segment.bytes": "2048", "min.cleanable.dirty.ratio": "0.01",
+        "delete.retention.ms": "0"})])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0, batch_size=512)
+    latest = {}
+    for i in range(count):
+        key = f"key-{i % keys}"
+        latest[key] = f"value-{i}"
+        producer.send(topic, key=key.encode(), value=latest[key].encode()).get(timeout=30)
+    producer.close()
+    tp = TopicPartition(topic, 0)
+    deadline = time.time() + DEADLINE_SECONDS
+    while True:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        seen = []
+        while consumer.position(tp) < end and time.time() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend((r.offset, r.key.decode(), r.value.decode()) for r in records)
+        consumer.close()
+        if len(seen) < count // 2 or time.time() > deadline:
+            break
+    if len(seen) >= count // 2:
+        fail(f"compaction did not happen: still {len(seen)} of {count} records")
+    offsets = [o for o, _, _ in seen]
+    if offsets != sorted(set(offsets)):
+        fail("offsets not strictly increasing after compaction")
+    final = {}
+    for _, key, value in seen:
+        final[key] = value
+    if final != latest:
+        fail(f"latest values differ after compaction: {sorted(final.items())[:3]} vs {sorted(latest.items())[:3]}")
+    print(json.dumps({"ok": True, "client": "kafka-python", "records_after_compaction": len(seen),
+                      "written": count}))
+
+
+SCENARIOS = {"confluent": confluent, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario,
+             "compaction": compaction}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in SCENARIOS:
