@@ -53,6 +53,24 @@ final class IndexFile: @unchecked Sendable {
         mapping!.bytes(index * entrySize..<(index + 1) * entrySize)
     }
 
+    /// Index of the last of the first `count` entries whose key is ≤ `target`, or nil when none is.
+    /// `key(i)` must not decrease with `i` (both indexes keep their keys increasing).
+    func lastEntry(atOrBelow target: Int64, count: Int, key: (Int) -> Int64) -> Int? {
+        var low = 0
+        var high = count - 1
+        var found: Int?
+        while low <= high {
+            let mid = (low + high) >> 1
+            if key(mid) <= target {
+                found = mid
+                low = mid + 1
+            } else {
+                high = mid - 1
+            }
+        }
+        return found
+    }
+
     /// Appends one entry by writing its bytes into the mapping. Precondition: not full.
     func append(_ write: (UnsafeMutableRawPointer) -> Void) {
         precondition(entryCount < capacityEntries, "index \(path) is full")

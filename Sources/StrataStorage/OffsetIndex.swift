@@ -49,46 +49,6 @@ final class OffsetIndex: @unchecked Sendable {
 
     /// Greatest entry with offset ≤ `target` among the first `count` entries, or nil.
     func lookup(_ target: Int64, count: Int) -> (offset: Int64, position: Int)? {
-        var low = 0
-        var high = count - 1
-        var found: (offset: Int64, position: Int)?
-        while low <= high {
-            let mid = (low + high) >> 1
-            let candidate = entry(mid)
-            if candidate.offset <= target {
-                found = candidate
-                low = mid + 1
-            } else {
-                high = mid - 1
-            }
-        }
-        return found
-    }
-
-    /// Greatest entry with position ≤ `position` (used to truncate the index with the log).
-    func entriesBelow(position: Int) -> Int {
-        var low = 0
-        var high = entryCount
-        while low < high {
-            let mid = (low + high) >> 1
-            if entry(mid).position < position { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
-
-    /// Checks the entries describe `logSize` bytes of a segment whose offsets end before
-    /// `nextOffset`: strictly increasing, positions inside the log. Returns a reason when not.
-    func sanityCheck(logSize: Int, nextOffset: Int64) -> String? {
-        var previous: (offset: Int64, position: Int)?
-        for index in 0..<entryCount {
-            let current = entry(index)
-            if current.position >= logSize { return "entry \(index) position \(current.position) ≥ log size \(logSize)" }
-            if current.offset >= nextOffset { return "entry \(index) offset \(current.offset) ≥ next offset \(nextOffset)" }
-            if let previous, current.offset <= previous.offset || current.position <= previous.position {
-                return "entry \(index) does not increase"
-            }
-            previous = current
-        }
-        return nil
+        file.lastEntry(atOrBelow: target, count: count) { entry($0).offset }.map(entry)
     }
 }

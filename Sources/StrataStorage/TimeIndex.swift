@@ -49,40 +49,6 @@ final class TimeIndex: @unchecked Sendable {
 
     /// Greatest entry with timestamp ≤ `target` among the first `count`, or nil.
     func lookup(_ target: Int64, count: Int) -> (timestamp: Int64, offset: Int64)? {
-        var low = 0
-        var high = count - 1
-        var found: (timestamp: Int64, offset: Int64)?
-        while low <= high {
-            let mid = (low + high) >> 1
-            let candidate = entry(mid)
-            if candidate.timestamp <= target {
-                found = candidate
-                low = mid + 1
-            } else {
-                high = mid - 1
-            }
-        }
-        return found
-    }
-
-    /// Entries whose offset is below `offset` (to truncate the index with the log).
-    func entriesBelow(offset: Int64) -> Int {
-        var count = 0
-        while count < entryCount && entry(count).offset < offset { count += 1 }
-        return count
-    }
-
-    /// Checks timestamps and offsets never decrease and offsets stay below `nextOffset`.
-    func sanityCheck(nextOffset: Int64) -> String? {
-        var previous: (timestamp: Int64, offset: Int64)?
-        for index in 0..<entryCount {
-            let current = entry(index)
-            if current.offset >= nextOffset { return "entry \(index) offset \(current.offset) ≥ next offset \(nextOffset)" }
-            if let previous, current.timestamp <= previous.timestamp || current.offset < previous.offset {
-                return "entry \(index) does not increase"
-            }
-            previous = current
-        }
-        return nil
+        file.lastEntry(atOrBelow: target, count: count) { entry($0).timestamp }.map(entry)
     }
 }
