@@ -32,6 +32,7 @@ struct PartitionSections {
         try randomLookups(log, segmentPath: segmentPath, firstOffsets: firstOffsets)
         try log.close()
         try recovery(directory: directory, segmentPath: segmentPath, config: config)
+        try segmentDumpVerify(segmentPath: segmentPath)
         removeTree(directory)
     }
 
@@ -110,6 +111,45 @@ struct PartitionSections {
             passed: p99 < 3000))
         report.note("Lookup latencies include two clock reads (~20–40 ns); p99/p50 are medians over \(plan.rounds) "
             + "rounds of \(plan.lookups) uniformly random offsets.")
+    }
+
+    /// segment-dump issue: `segment-dump --verify` of the 1 GiB segment (a separate process, release
+    /// build named by `STRATA_SEGMENT_DUMP`) vs memcpy of the same mapped bytes in 1 MiB chunks.
+    private func segmentDumpVerify(segmentPath: String) throws {
+        guard let tool = ProcessInfo.processInfo.environment["STRATA_SEGMENT_DUMP"] else {
+            report.note("segment-dump --verify not measured: STRATA_SEGMENT_DUMP is not set (tools/bench-storage sets it).")
+            return
+        }
+        let mapping = try ReadOnlyMapping(path: segmentPath)
+        let chunk = Plan.readBytesMax
+        let destination = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { destination.deallocate() }
+        let results = try alternate(rounds: plan.rounds, [
+            { secondsTaken { Sink.consume(ReadWorkloads.memcpyBaseline(mapping.bytes, chunkBytes: chunk,
+                                                                       into: destination)) } },
+            {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: tool)
+                process.arguments = ["--verify", segmentPath]
+                process.standardOutput = FileHandle.nullDevice
+                let seconds = try secondsTaken {
+                    try process.run()
+                    process.waitUntilExit()
+                }
+                guard process.terminationStatus == 0 else {
+                    throw BenchError.unexpected("segment-dump --verify exited \(process.terminationStatus)")
+                }
+                return seconds
+            },
+        ])
+        let ratio = results[0].median / results[1].median
+        report.add(ResultRow(
+            target: "dump", measurement: "segment-dump --verify of a \(Format.mebibytes(plan.logBytes)) segment "
+                + "(whole process, CRC of every batch)",
+            strata: Format.rate(bytes: plan.logBytes, seconds: results[1].median) + " ("
+                + Format.milliseconds(results[1].median) + ")",
+            baseline: "memcpy in 1 MiB chunks " + Format.rate(bytes: plan.logBytes, seconds: results[0].median),
+            ratio: Format.percent(ratio), goal: "≥ 50 %", passed: ratio >= 0.5))
     }
 
     /// 6a: open after a crash with the recovery point at the segment start (every batch re-validated)
