@@ -5,6 +5,7 @@
 //   StrataRecords  — RecordBatch v2 bytes, varints, CRC-32C, LZ4 frames   (NIOCore, CLZ4, CStrataShims)
 //   StrataProtocol — Kafka wire codec: frames, headers, per-API messages   (StrataRecords, NIOCore)
 //   StrataStorage  — segments, indexes, partition logs, recovery            (StrataRecords, Logging)
+//   StrataClient   — async/await producer, consumer, admin over SwiftNIO     (Protocol, Records, NIO)
 //   StrataBroker   — request handlers wiring protocol ↔ storage              (Storage, Protocol, NIO, Metrics)
 //   strata         — `strata serve|topics|produce|consume|perf` executable
 //   segment-dump   — offline inspection of .log/.index/.timeindex files
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "StrataStorage", targets: ["StrataStorage"]),
         .library(name: "StrataProtocol", targets: ["StrataProtocol"]),
         .library(name: "StrataBroker", targets: ["StrataBroker"]),
+        .library(name: "StrataClient", targets: ["StrataClient"]),
         .executable(name: "strata", targets: ["strata"]),
         .executable(name: "segment-dump", targets: ["segment-dump"]),
     ],
@@ -81,6 +83,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "StrataClient",
+            dependencies: [
+                "StrataProtocol",
+                "StrataRecords",
+                "CStrataShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -128,6 +142,15 @@ let package = Package(
             dependencies: ["StrataBroker", "StrataStorage", "StrataProtocol", "StrataRecords",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StrataClientTests",
+            dependencies: ["StrataClient", "StrataBroker", "StrataStorage", "StrataProtocol", "StrataRecords",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,7 +5,7 @@ import NIOCore
 /// Offset deltas are 0..<n, `baseTimestamp` is the first record's timestamp, `maxTimestamp` the
 /// largest. With `.lz4` the records section is compressed as one LZ4 frame. The result has
 /// `baseOffset` 0 (the broker assigns offsets) and a valid CRC.
-public struct RecordBatchBuilder {
+public struct RecordBatchBuilder: Sendable {
     public var compression: CompressionCodec
     public var producerId: Int64
     public var producerEpoch: Int16

@@ -1,0 +1,178 @@
+import Logging
+import NIOCore
+import NIOPosix
+import StrataProtocol
+import Synchronization
+
+/// One TCP connection to a broker. Requests are pipelined; the broker answers in order, so the
+/// `ResponseRouter` matches each response to the oldest outstanding request and checks its
+/// correlation id (a mismatch closes the connection, as Kafka clients do).
+///
+/// Thread-safety: the outstanding-request queue lives in the router on the channel's event loop;
+/// the negotiated versions are immutable after `connect`; the correlation counter is atomic.
+public final class BrokerConnection: Sendable {
+    public let address: String
+    let channel: Channel
+    /// Versions both sides speak, per API: the highest is used.
+    let versions: [ApiKey: ClosedRange<Int16>]
+    private let correlationIds = ManagedCounter()
+    let clientId: String
+
+    private init(address: String, channel: Channel, versions: [ApiKey: ClosedRange<Int16>], clientId: String) {
+        self.address = address
+        self.channel = channel
+        self.versions = versions
+        self.clientId = clientId
+    }
+
+    /// Connects and negotiates API versions (ApiVersions v0, understood by every broker).
+    public static func connect(host: String, port: Int, group: EventLoopGroup, clientId: String = "strata-swift",
+                               frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault) async throws -> BrokerConnection {
+        let address = "\(host):\(port)"
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(10))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
+                        try channel.pipeline.syncOperations.addHandler(ResponseRouter(address: address))
+                    }
+                }
+                .connect(host: host, port: port).get()
+        } catch {
+            throw ClientError.connectionFailed(broker: address, reason: "\(error)")
+        }
+        let probe = BrokerConnection(address: address, channel: channel, versions: [.apiVersions: 0...0],
+                                     clientId: clientId)
+        let answer = try await probe.send(ApiVersionsRequest())
+        guard answer.errorCode == .noError else {
+            channel.close(promise: nil)
+            throw ClientError.broker(.apiVersions, answer.errorCode)
+        }
+        var versions: [ApiKey: ClosedRange<Int16>] = [:]
+        for entry in answer.apiKeys {
+            guard let api = ApiKey(rawValue: entry.apiKey) else { continue }
+            let ours = api.codecVersions
+            let low = max(ours.lowerBound, entry.minVersion)
+            let high = min(ours.upperBound, entry.maxVersion)
+            if low <= high { versions[api] = low...high }
+        }
+        return BrokerConnection(address: address, channel: channel, versions: versions, clientId: clientId)
+    }
+
+    /// The version this connection uses for `api` (the highest both sides speak).
+    public func version(of api: ApiKey) throws(ClientError) -> Int16 {
+        guard let range = versions[api] else { throw .unsupportedApi(broker: address, api: "\(api)") }
+        return range.upperBound
+    }
+
+    /// Sends `request` and waits for its response.
+    public func send<Request: KafkaRequest>(_ request: Request) async throws -> Request.Response {
+        let version = try version(of: Request.apiKey)
+        var frame = channel.allocator.buffer(capacity: 256)
+        let correlationId = correlationIds.next()
+        request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let pending = ResponseRouter.Pending(frame: frame, correlationId: correlationId,
+                                             responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
+                                             promise: promise)
+        channel.writeAndFlush(pending, promise: nil)
+        var body = try await promise.futureResult.get()
+        do {
+            return try Request.Response(from: &body, version: version)
+        } catch {
+            throw ClientError.protocolViolation(broker: address, reason: "\(error)")
+        }
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request) async throws {
+        let version = try version(of: Request.apiKey)
+        var frame = channel.allocator.buffer(capacity: 256)
+        request.encodeFrame(into: &frame, version: version, correlationId: correlationIds.next(), clientId: clientId)
+        let pending = ResponseRouter.Pending(frame: frame, correlationId: 0, responseHeaderVersion: 0, promise: nil)
+        try await channel.writeAndFlush(pending)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Correlation ids, incremented under one `Mutex`.
+final class ManagedCounter: Sendable {
+    private let value = Mutex<Int32>(0)
+    func next() -> Int32 {
+        value.withLock { current in
+            current = current == Int32.max ? 1 : current + 1
+            return current
+        }
+    }
+}
+
+/// Matches responses to requests in order. Runs on the channel's event loop; its queue is owned by it.
+final class ResponseRouter: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Pending
+    typealias OutboundOut = ByteBuffer
+
+    struct Pending {
+        var frame: ByteBuffer
+        var correlationId: Int32
+        var responseHeaderVersion: Int16
+        var promise: EventLoopPromise<ByteBuffer>?
+    }
+
+    private let address: String
+    private var outstanding = CircularBuffer<Pending>()
+
+    init(address: String) { self.address = address }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let pending = unwrapOutboundIn(data)
+        if pending.promise != nil { outstanding.append(pending) }
+        context.write(wrapOutboundOut(pending.frame), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var frame = unwrapInboundIn(data)
+        guard let next = outstanding.popFirst() else {
+            fail(context, ClientError.protocolViolation(broker: address, reason: "response with no request outstanding"))
+            return
+        }
+        do {
+            let header = try ResponseHeader(from: &frame, version: next.responseHeaderVersion)
+            guard header.correlationId == next.correlationId else {
+                next.promise?.fail(ClientError.protocolViolation(
+                    broker: address, reason: "correlation id \(header.correlationId), expected \(next.correlationId)"))
+                fail(context, ClientError.connectionClosed(broker: address))
+                return
+            }
+            next.promise?.succeed(frame)
+        } catch {
+            next.promise?.fail(ClientError.protocolViolation(broker: address, reason: "\(error)"))
+            fail(context, ClientError.connectionClosed(broker: address))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(ClientError.connectionClosed(broker: address))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(context, ClientError.connectionFailed(broker: address, reason: "\(error)"))
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: ClientError) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: ClientError) {
+        while let pending = outstanding.popFirst() { pending.promise?.fail(error) }
+    }
+}

@@ -1,0 +1,43 @@
+import StrataProtocol
+
+/// Everything the client can fail with, naming the broker, topic, partition or API involved.
+public enum ClientError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// No bootstrap address answered.
+    case noBrokerAvailable(tried: [String])
+    case connectionFailed(broker: String, reason: String)
+    /// The connection closed (or failed) with requests outstanding.
+    case connectionClosed(broker: String)
+    /// The broker does not support a version of `api` this client can speak.
+    case unsupportedApi(broker: String, api: String)
+    /// A response could not be decoded, or did not match its request.
+    case protocolViolation(broker: String, reason: String)
+    /// The broker answered with an error code.
+    case broker(api: String, topic: String?, partition: Int32?, code: Int16, name: String)
+    case unknownTopic(String)
+    /// No answer within the request timeout.
+    case timedOut(api: String, milliseconds: Int64)
+    case closed
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .noBrokerAvailable(tried): return "no broker available (tried \(tried.joined(separator: ", ")))"
+        case let .connectionFailed(broker, reason): return "cannot connect to \(broker): \(reason)"
+        case let .connectionClosed(broker): return "connection to \(broker) closed with requests outstanding"
+        case let .unsupportedApi(broker, api): return "\(broker) supports no version of \(api) this client speaks"
+        case let .protocolViolation(broker, reason): return "protocol violation from \(broker): \(reason)"
+        case let .broker(api, topic, partition, code, name):
+            let place = topic.map { " for \($0)" + (partition.map { "-\($0)" } ?? "") } ?? ""
+            return "\(api)\(place) failed: \(name) (\(code))"
+        case let .unknownTopic(topic): return "unknown topic \(topic)"
+        case let .timedOut(api, milliseconds): return "\(api) timed out after \(milliseconds) ms"
+        case .closed: return "the client is closed"
+        case let .invalidArgument(reason): return "invalid argument: \(reason)"
+        }
+    }
+
+    static func broker(_ api: ApiKey, _ code: KafkaErrorCode, topic: String? = nil, partition: Int32? = nil)
+        -> ClientError {
+        .broker(api: "\(api)", topic: topic, partition: partition, code: code.rawValue, name: "\(code)")
+    }
+}

@@ -1,0 +1,114 @@
+import Logging
+import NIOCore
+import StrataProtocol
+
+/// What the client knows about the cluster: brokers, topic partitions and their leaders, and one
+/// connection per broker. An actor: all of it is owned here.
+actor Cluster {
+    struct PartitionInfo: Sendable {
+        var partition: Int32
+        var leader: Int32
+    }
+
+    private let bootstrap: [(host: String, port: Int)]
+    let group: EventLoopGroup
+    private let clientId: String
+    private var brokers: [Int32: (host: String, port: Int)] = [:]
+    private var connections: [Int32: BrokerConnection] = [:]
+    private var bootstrapConnection: BrokerConnection?
+    private var topics: [String: [PartitionInfo]] = [:]
+    private var isClosed = false
+
+    init(bootstrap: [String], group: EventLoopGroup, clientId: String) throws(ClientError) {
+        var parsed: [(String, Int)] = []
+        for address in bootstrap {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                throw .invalidArgument("bootstrap address \(address) is not HOST:PORT")
+            }
+            parsed.append((String(address[..<colon]), port))
+        }
+        guard !parsed.isEmpty else { throw .invalidArgument("no bootstrap address") }
+        self.bootstrap = parsed
+        self.group = group
+        self.clientId = clientId
+    }
+
+    /// Any live connection (bootstrap first).
+    func anyConnection() async throws -> BrokerConnection {
+        if isClosed { throw ClientError.closed }
+        if let connection = bootstrapConnection ?? connections.values.first { return connection }
+        var tried: [String] = []
+        for (host, port) in bootstrap {
+            tried.append("\(host):\(port)")
+            if let connection = try? await BrokerConnection.connect(host: host, port: port, group: group,
+                                                                    clientId: clientId) {
+                bootstrapConnection = connection
+                return connection
+            }
+        }
+        throw ClientError.noBrokerAvailable(tried: tried)
+    }
+
+    /// Refreshes metadata for `names` (nil: all topics), creating them if the broker auto-creates.
+    func refresh(_ names: [String]?) async throws {
+        let connection = try await anyConnection()
+        let response = try await connection.send(MetadataRequest(topics: names))
+        for broker in response.brokers { brokers[broker.nodeId] = (broker.host, Int(broker.port)) }
+        for topic in response.topics {
+            if topic.errorCode == .noError {
+                topics[topic.name] = topic.partitions.map { PartitionInfo(partition: $0.partitionIndex, leader: $0.leaderId) }
+                    .sorted { $0.partition < $1.partition }
+            } else {
+                topics[topic.name] = nil
+            }
+        }
+    }
+
+    /// Partitions of `topic`, fetching metadata when unknown.
+    func partitions(of topic: String) async throws -> [PartitionInfo] {
+        if let known = topics[topic] { return known }
+        try await refresh([topic])
+        guard let known = topics[topic], !known.isEmpty else { throw ClientError.unknownTopic(topic) }
+        return known
+    }
+
+    /// The connection to the leader of `topic`-`partition`.
+    func leader(_ topic: String, _ partition: Int32) async throws -> BrokerConnection {
+        let infos = try await partitions(of: topic)
+        guard let info = infos.first(where: { $0.partition == partition }) else {
+            throw ClientError.broker(.metadata, .unknownTopicOrPartition, topic: topic, partition: partition)
+        }
+        return try await connection(to: info.leader)
+    }
+
+    func connection(to node: Int32) async throws -> BrokerConnection {
+        if isClosed { throw ClientError.closed }
+        if let existing = connections[node], existing.channel.isActive { return existing }
+        guard let address = brokers[node] else {
+            try await refresh(nil)
+            guard let address = brokers[node] else {
+                throw ClientError.protocolViolation(broker: "node \(node)", reason: "leader not in metadata")
+            }
+            return try await connect(node, address)
+        }
+        return try await connect(node, address)
+    }
+
+    private func connect(_ node: Int32, _ address: (host: String, port: Int)) async throws -> BrokerConnection {
+        let connection = try await BrokerConnection.connect(host: address.host, port: address.port, group: group,
+                                                            clientId: clientId)
+        connections[node] = connection
+        return connection
+    }
+
+    /// Forgets a topic's metadata (after NOT_LEADER / UNKNOWN_TOPIC errors).
+    func invalidate(_ topic: String) { topics[topic] = nil }
+
+    func close() async {
+        isClosed = true
+        for connection in connections.values { await connection.close() }
+        await bootstrapConnection?.close()
+        connections = [:]
+        bootstrapConnection = nil
+    }
+}
