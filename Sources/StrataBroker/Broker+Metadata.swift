@@ -17,6 +17,7 @@ extension Broker {
         for name in names {
             var topic = MetadataResponse.Topic()
             topic.name = name
+            topic.isInternal = name == OffsetsTopic.name
             var description = logs.topic(name)
             if description == nil {
                 if let reason = Topic.validationError(name) {
@@ -24,7 +25,11 @@ extension Broker {
                     logger.debug("metadata for invalid topic name", metadata: ["topic": "\(name)", "reason": "\(reason)"])
                 } else if config.autoCreateTopics && request.allowAutoTopicCreation {
                     do throws(StorageError) {
-                        try logs.createTopic(name, partitionCount: config.numPartitions)
+                        if name == OffsetsTopic.name {
+                            try groups.ensureOffsetsTopic()  // its own partition count and settings
+                        } else {
+                            try logs.createTopic(name, partitionCount: config.numPartitions)
+                        }
                         logger.info("auto-created topic", metadata: ["topic": "\(name)"])
                     } catch {
                         if case .topicAlreadyExists = error {} else {

@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     let versions = ApiVersionsTable.standard
     let waiters = FetchWaiters()
     let producers: ProducerStateTable
+    /// The consumer-group coordinator (owns every group and `__consumer_offsets`).
+    public let groups: GroupCoordinator
     private let appendLocks: [NIOLock]
     private let advertised: Mutex<(host: String, port: Int)>
     static let appendLockStripes = 64
@@ -34,7 +36,9 @@ public final class Broker: Sendable {
         producers = ProducerStateTable { (count) throws(StorageError) in try logs.reserveProducerIds(count: count) }
         appendLocks = (0..<Self.appendLockStripes).map { _ in NIOLock() }
         advertised = Mutex(config.advertisedAddress(boundPort: config.listenPort))
+        groups = GroupCoordinator(config: config.groups, logs: logs, logger: logger)
         rebuildProducerState()
+        groups.startLoading()
     }
 
     /// Segments scanned per partition at startup to rebuild idempotent-producer state.
@@ -128,17 +132,9 @@ public final class Broker: Sendable {
             return answer(deleteRecords(request))
         case let .alterConfigs(request):
             return answer(alterConfigs(request))
-        case let .findCoordinator(request):
-            var response = FindCoordinatorResponse()
-            response.errorCode = .coordinatorNotAvailable
-            response.errorMessage = "consumer groups are not available yet on this broker"
-            response.nodeId = -1
-            _ = request
-            return answer(response)
-        case .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups,
-             .listGroups, .deleteGroups:
-            throw ProtocolError(.unsupportedVersion(version),
-                                context: "\(header.api!) is not implemented by this broker yet", position: 0)
+        case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
+             .describeGroups, .listGroups, .deleteGroups:
+            return await handleGroupRequest(request, header: header)
         }
     }
 }

@@ -23,6 +23,8 @@ public struct BrokerConfig: Sendable {
     public var cleaner = CleanerConfig()
     /// Defaults for every topic's log (`log.segment.bytes`, `message.max.bytes`, flush settings…).
     public var logDefaults = LogConfig()
+    /// The group coordinator's settings (`group.*`, `offsets.*`).
+    public var groups = GroupCoordinatorConfig()
 
     public init() {}
 
@@ -78,6 +80,21 @@ public struct BrokerConfig: Sendable {
         case "log.cleaner.max.compaction.lag.ms": try logDefaults.set("max.compaction.lag.ms", value)
         case "log.segment.delete.delay.ms": try logDefaults.set("file.delete.delay.ms", value)
         case "log.message.timestamp.type": try logDefaults.set("message.timestamp.type", value)
+        case "group.initial.rebalance.delay.ms": groups.initialRebalanceDelayMilliseconds = try int(0)
+        case "group.min.session.timeout.ms": groups.sessionTimeoutMillisecondsMin = Int32(clamping: try int(1))
+        case "group.max.session.timeout.ms": groups.sessionTimeoutMillisecondsMax = Int32(clamping: try int(1))
+        case "group.max.size": groups.membersPerGroupMax = Int(try int(1))
+        case "offsets.retention.minutes":
+            let minutes = try int(1)
+            guard minutes <= Int64.max / 60_000 else {
+                throw .invalidConfig(key: key, value: value, reason: "too large")
+            }
+            groups.offsetsRetentionMilliseconds = minutes * 60_000
+        case "offsets.topic.replication.factor":
+            _ = try int(1)  // a single node has one replica whatever is asked (Kafka quickstarts set 1)
+        case "offsets.retention.check.interval.ms": groups.offsetsRetentionCheckIntervalMilliseconds = try int(1)
+        case "offsets.topic.num.partitions": groups.offsetsTopicPartitions = Int32(clamping: try int(1))
+        case "offset.metadata.max.bytes": groups.offsetMetadataBytesMax = Int(try int(0))
         default:
             if LogConfig.knownKeys.contains(key) {
                 try logDefaults.set(key, value)

@@ -23,6 +23,19 @@ enum ErrorMapping {
         }
     }
 
+    /// A failed `__consumer_offsets` append or fsync as the group APIs report it (Kafka's
+    /// `GroupMetadataManager` mapping: retriable coordinator errors, or a too-large commit).
+    static func coordinatorCode(for error: StorageError) -> KafkaErrorCode {
+        switch error {
+        case .batchTooLarge: return .invalidCommitOffsetSize
+        case .closed: return .notCoordinator
+        case .unknownTopicOrPartition, .io, .logFailed, .corruptSegment, .corruptMetadata:
+            return .coordinatorNotAvailable
+        case .invalidBatch, .invalidRecord, .offsetOutOfRange, .invalidTopicName, .topicAlreadyExists, .invalidConfig:
+            return .unknownServerError
+        }
+    }
+
     static func code(for error: RecordsError) -> KafkaErrorCode {
         switch error {
         case .crcMismatch, .truncated, .invalidBatchLength, .malformedRecord, .lz4: return .corruptMessage

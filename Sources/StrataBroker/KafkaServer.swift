@@ -62,6 +62,8 @@ public final class KafkaServer: Service, Sendable {
         } onGracefulShutdown: {
             self.logger.info("shutting down: no new connections, finishing in-flight requests")
             server.channel.close(promise: nil)
+            // Held JoinGroup/SyncGroup answers must not hold the drain up for a rebalance timeout.
+            self.broker.groups.shutDown()
             // Stop reading new requests; each connection ends after the request it is handling.
             for channel in self.connections.withLock({ Array($0.values) }) {
                 channel.close(mode: .input, promise: nil)
