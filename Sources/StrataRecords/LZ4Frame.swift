@@ -1,5 +1,6 @@
 import CLZ4
 import NIOCore
+import Synchronization
 
 /// LZ4 frame codec as Kafka frames it inside a compressed RecordBatch: the standard LZ4 frame
 /// format with independent 64 KiB blocks and no checksums on write; any valid frame on read.
@@ -23,22 +24,59 @@ public enum LZ4Frame {
         guard written > 0 else { throw .lz4(reason: "compression failed for \(sourceSize) bytes") }
     }
 
+    /// Largest expansion of LZ4 data (a match or literal run grows by at most 255 bytes per input
+    /// byte): caps the allocation a frame's declared content size can ask for.
+    static let expansionRatioMax = 255
+
     /// Decompresses one LZ4 frame. Throws on a corrupt or truncated frame, or when the output would
     /// exceed `decompressedBytesMax` (a bound against decompression bombs).
+    ///
+    /// Takes a decompression context from `LZ4DecompressionContexts` and returns it after (no context
+    /// or block buffers allocated per call once the pool is warm). The output buffer is allocated once
+    /// at the frame's declared content size, or else at the size of the last frame that context decoded
+    /// (at least one block), so it grows only when a frame is bigger than the guess.
     public static func decompress(_ input: ByteBuffer, decompressedBytesMax: Int) throws(RecordsError) -> ByteBuffer {
-        var context: OpaquePointer?
-        let created = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
-        guard LZ4F_isError(created) == 0, let context else {
+        guard let context = LZ4DecompressionContexts.take() else {
             throw .lz4(reason: "cannot create decompression context")
         }
-        defer { LZ4F_freeDecompressionContext(context) }
+        var reusable = false
+        defer { LZ4DecompressionContexts.recycle(context, reusable: reusable) }
+        return try input.withUnsafeReadableBytes { (source) throws(RecordsError) -> ByteBuffer in
+            try decompress(source, context: context, decompressedBytesMax: decompressedBytesMax, reusable: &reusable)
+        }
+    }
 
+    private static func decompress(
+        _ source: UnsafeRawBufferPointer, context: LZ4DecompressionContext, decompressedBytesMax: Int,
+        reusable: inout Bool
+    ) throws(RecordsError) -> ByteBuffer {
+        let total = source.count
         // The limit is enforced on the bytes handed to the decoder, not on the buffer's capacity:
         // ByteBuffer rounds capacities up to a power of two.
         let limit = max(0, decompressedBytesMax)
-        var output = ByteBufferAllocator().buffer(capacity: min(limit, max(64 << 10, input.readableBytes * 4)))
         var consumed = 0
-        let total = input.readableBytes
+        var info = LZ4F_frameInfo_t()
+        var poolable = false
+        var headerBytes = total
+        let estimate: Int
+        if LZ4F_isError(LZ4F_getFrameInfo(context.pointer, &info, source.baseAddress, &headerBytes)) == 0 {
+            consumed = headerBytes
+            let blockBytes = Self.blockBytes(info.blockSizeID)
+            poolable = blockBytes <= LZ4DecompressionContexts.pooledBlockBytesMax
+            if info.contentSize > 0 {
+                let plausible = max(blockBytes, total.multipliedReportingOverflow(by: expansionRatioMax).partialValue)
+                estimate = Int(clamping: min(info.contentSize, UInt64(max(0, plausible))))
+            } else if context.lastFrameBytes > 0 {
+                estimate = max(blockBytes, context.lastFrameBytes + context.lastFrameBytes / 8)
+            } else {
+                estimate = max(blockBytes, total * 4)
+            }
+        } else {
+            // A missing or bad header: let LZ4F_decompress report it, from a clean state.
+            LZ4F_resetDecompressionContext(context.pointer)
+            estimate = max(64 << 10, total * 4)
+        }
+        var output = ByteBufferAllocator().buffer(capacity: min(limit, estimate))
         while true {
             let allowed = limit - output.readableBytes
             if output.writableBytes == 0 && allowed > 0 {
@@ -48,16 +86,14 @@ public enum LZ4Frame {
             var status = 0
             var produced = 0
             var read = 0
-            input.withUnsafeReadableBytes { source in
-                output.withUnsafeMutableWritableBytes { destination in
-                    var sourceSize = total - consumed
-                    var destinationSize = room
-                    status = LZ4F_decompress(
-                        context, destination.baseAddress, &destinationSize,
-                        source.baseAddress.map { $0 + consumed }, &sourceSize, nil)
-                    read = sourceSize
-                    produced = destinationSize
-                }
+            output.withUnsafeMutableWritableBytes { destination in
+                var sourceSize = total - consumed
+                var destinationSize = room
+                status = LZ4F_decompress(
+                    context.pointer, destination.baseAddress, &destinationSize,
+                    source.baseAddress.map { $0 + consumed }, &sourceSize, nil)
+                read = sourceSize
+                produced = destinationSize
             }
             consumed += read
             if LZ4F_isError(status) != 0 {
@@ -78,6 +114,74 @@ public enum LZ4Frame {
         if consumed != total {
             throw .lz4(reason: "\(total - consumed) trailing bytes after the LZ4 frame")
         }
+        context.lastFrameBytes = output.readableBytes
+        // Only a context that finished its frame goes back to the pool: after an error liblz4 1.9.4's
+        // reset leaves a declared content size behind, which fails the next frame without one.
+        reusable = poolable
         return output
+    }
+
+    /// Maximum block size of a frame, from its header's block size ID (64 KiB for the default).
+    static func blockBytes(_ id: LZ4F_blockSizeID_t) -> Int {
+        switch id {
+        case LZ4F_max256KB: return 256 << 10
+        case LZ4F_max1MB: return 1 << 20
+        case LZ4F_max4MB: return 4 << 20
+        default: return 64 << 10
+        }
+    }
+}
+
+/// One liblz4 frame decompression context (`LZ4F_dctx`, with the block buffers liblz4 keeps in it)
+/// plus the decompressed size of the last frame it decoded, the output size guess for the next
+/// frame that does not declare its size.
+///
+/// Owned by exactly one decompression at a time: `LZ4DecompressionContexts.take()` hands it to one
+/// caller, which gives it back with `recycle(_:)`. That hand-over through the pool's mutex is what
+/// makes `@unchecked Sendable` safe: no two threads ever use one context at the same time.
+final class LZ4DecompressionContext: @unchecked Sendable {
+    let pointer: OpaquePointer
+    /// Decompressed bytes of the last frame decoded with this context (0 before the first).
+    var lastFrameBytes = 0
+
+    init?() {
+        var context: OpaquePointer?
+        let created = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
+        guard LZ4F_isError(created) == 0, let context else { return nil }
+        pointer = context
+    }
+
+    deinit { LZ4F_freeDecompressionContext(pointer) }
+}
+
+/// The process-wide pool of idle LZ4 decompression contexts, so that `LZ4Frame.decompress` does not
+/// create (and allocate buffers for) a context per batch.
+///
+/// The pool owns the idle contexts, behind one mutex held only to pop or push; a caller owns the
+/// context it took until it recycles it. At most `idleContextsMax` contexts are kept (one per
+/// concurrent decompression, which the broker bounds by its threads); extra ones are freed. Contexts
+/// that decoded frames with blocks bigger than `pooledBlockBytesMax` are freed too, so the pool never
+/// keeps liblz4's multi-MiB buffers for 4 MiB blocks (Kafka clients write 64 KiB blocks).
+enum LZ4DecompressionContexts {
+    static let idleContextsMax = 16
+    static let pooledBlockBytesMax = 64 << 10
+
+    private static let idle = Mutex<[LZ4DecompressionContext]>(
+        [LZ4DecompressionContext](unsafeUninitializedCapacity: idleContextsMax) { _, count in count = 0 })
+
+    /// An idle context, or a new one; nil only when liblz4 cannot allocate one.
+    static func take() -> LZ4DecompressionContext? {
+        if let context = idle.withLock({ $0.popLast() }) { return context }
+        return LZ4DecompressionContext()
+    }
+
+    /// Keeps `context`, which must have finished a frame without error, for the next `take()`; frees
+    /// it instead when `reusable` is false or the pool is full.
+    static func recycle(_ context: LZ4DecompressionContext, reusable: Bool) {
+        guard reusable else { return }
+        LZ4F_resetDecompressionContext(context.pointer)
+        idle.withLock { contexts in
+            if contexts.count < idleContextsMax { contexts.append(context) }
+        }
     }
 }

@@ -47,27 +47,71 @@ public enum Varint {
     }
 
     /// Decodes a zig-zag varint at `index` of `bytes`, advancing `index`. Returns nil when the bytes
-    /// end first or the encoding is longer than 5 bytes.
-    @inlinable
+    /// end first or the encoding is longer than 5 bytes (or its value does not fit 32 bits).
+    ///
+    /// Inlined one-byte fast path (lengths and deltas below 64 fit one byte); longer encodings go to
+    /// the out-of-line `readUnsigned`.
+    @inlinable @inline(__always)
     public static func read32(_ bytes: UnsafeRawBufferPointer, at index: inout Int) -> Int32? {
-        guard let raw = readUnsigned(bytes, at: &index, maxBytes: 5), raw <= UInt64(UInt32.max) else { return nil }
-        let u = UInt32(truncatingIfNeeded: raw)
-        return Int32(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+        let i = index
+        if UInt(bitPattern: i) < UInt(bitPattern: bytes.count) {
+            let byte = bytes[i]
+            if byte < 0x80 {
+                index = i &+ 1
+                return decodeZigZag32(UInt32(truncatingIfNeeded: byte))
+            }
+        }
+        return read32Slow(bytes, at: &index, limit: bytes.count)
     }
 
-    /// Decodes a zig-zag varlong at `index` of `bytes`, advancing `index`.
-    @inlinable
+    /// Decodes a zig-zag varlong at `index` of `bytes`, advancing `index`. Returns nil when the bytes
+    /// end first or the encoding is longer than 10 bytes. One-byte fast path as in `read32`.
+    @inlinable @inline(__always)
     public static func read64(_ bytes: UnsafeRawBufferPointer, at index: inout Int) -> Int64? {
-        guard let u = readUnsigned(bytes, at: &index, maxBytes: 10) else { return nil }
-        return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
+        let i = index
+        if UInt(bitPattern: i) < UInt(bitPattern: bytes.count) {
+            let byte = bytes[i]
+            if byte < 0x80 {
+                index = i &+ 1
+                return decodeZigZag64(UInt64(truncatingIfNeeded: byte))
+            }
+        }
+        return read64Slow(bytes, at: &index, limit: bytes.count)
     }
 
-    @inlinable
-    static func readUnsigned(_ bytes: UnsafeRawBufferPointer, at index: inout Int, maxBytes: Int) -> UInt64? {
+    /// `read32` over `bytes[..<limit]`, without the fast path: any encoding length.
+    @usableFromInline @inline(never)
+    static func read32Slow(_ bytes: UnsafeRawBufferPointer, at index: inout Int, limit: Int) -> Int32? {
+        guard let raw = readUnsigned(bytes, at: &index, limit: limit, maxBytes: 5), raw <= UInt64(UInt32.max) else {
+            return nil
+        }
+        return decodeZigZag32(UInt32(truncatingIfNeeded: raw))
+    }
+
+    /// `read64` over `bytes[..<limit]`, without the fast path: any encoding length.
+    @usableFromInline @inline(never)
+    static func read64Slow(_ bytes: UnsafeRawBufferPointer, at index: inout Int, limit: Int) -> Int64? {
+        guard let raw = readUnsigned(bytes, at: &index, limit: limit, maxBytes: 10) else { return nil }
+        return decodeZigZag64(raw)
+    }
+
+    @inlinable @inline(__always)
+    static func decodeZigZag32(_ u: UInt32) -> Int32 { Int32(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+
+    @inlinable @inline(__always)
+    static func decodeZigZag64(_ u: UInt64) -> Int64 { Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+
+    /// Base-128 decoding of at most `maxBytes` bytes of `bytes[index..<limit]` (`limit` ≤ `bytes.count`).
+    /// Advances `index` only on success. The general path every fast path falls back to.
+    @usableFromInline
+    static func readUnsigned(
+        _ bytes: UnsafeRawBufferPointer, at index: inout Int, limit: Int, maxBytes: Int
+    ) -> UInt64? {
+        guard index >= 0 else { return nil }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var i = index
-        let end = min(bytes.count, index + maxBytes)
+        let end = min(limit, bytes.count, index &+ maxBytes)
         while i < end {
             let byte = bytes[i]
             i += 1

@@ -1,6 +1,8 @@
 import CLZ4
+import Dispatch
 import NIOCore
 import StrataRecords
+import Synchronization
 import Testing
 
 private func compress(_ bytes: [UInt8]) throws -> [UInt8] {
@@ -249,6 +251,101 @@ private func foreignFrame(
             #expect(BytesDigest(output) == BytesDigest(input), "\(blockSize) \(blockMode) checksums \(checksums)")
             #expect(isLZ4Error(decompressError(frame, decompressedBytesMax: input.count - 1)))
         }
+    }
+
+    // MARK: pooled decompression contexts
+
+    /// Contexts and output size guesses are reused from call to call: a long mix of sizes, block modes
+    /// and declared content sizes, each followed by frames bigger and smaller than the last.
+    @Test func contextsAreReusedAcrossManyFramesOfMixedShapes() throws {
+        let seed = TestSeed.make()
+        var rng = SplitMix64(seed: seed)
+        var frames: [(frame: [UInt8], input: [UInt8])] = []
+        for size in [0, 1, 100, 65_535, 65_536, 65_537, 70_000, 300_000, 1 << 20] {
+            let input = Bool.random(using: &rng) ? rng.bytes(size) : compressible(size)
+            frames.append((try compress(input), input))
+            let mode = Bool.random(using: &rng) ? LZ4F_blockLinked : LZ4F_blockIndependent
+            let checksums = Bool.random(using: &rng)
+            let foreign = foreignFrame(input, blockSize: LZ4F_max64KB, blockMode: mode, checksums: checksums)
+            frames.append((foreign, input))
+        }
+        var wrong: [String] = []
+        for call in 0..<1_000 {
+            let (frame, input) = frames[Int.random(in: 0..<frames.count, using: &rng)]
+            // Exactly at the limit must succeed whatever size the previous frame had.
+            let limit = Bool.random(using: &rng) ? input.count : 64 << 20
+            let output = try decompress(frame, decompressedBytesMax: limit)
+            if !sameBytes(output, input) { wrong.append("call \(call): \(input.count) bytes at limit \(limit)") }
+        }
+        #expect(wrong.isEmpty, "seed \(seed): \(wrong.prefix(3))")
+    }
+
+    /// A frame that fails part-way (over the limit, corrupt, truncated), with or without a declared
+    /// content size, must not leave state behind for the next frame decoded on the same thread.
+    @Test func failedFramesDoNotAffectTheNextFrame() throws {
+        let input = compressible(200_000)
+        let sized = foreignFrame(input, blockSize: LZ4F_max64KB, blockMode: LZ4F_blockIndependent, checksums: true)
+        let plain = try compress(input)
+        var corrupt = plain
+        corrupt[plain.count / 2] ^= 0xFF
+        let failures: [(frame: [UInt8], limit: Int)] = [
+            (sized, 100_000), (plain, 100_000), (Array(sized.dropLast(30)), 1 << 20), (Array(plain.prefix(9)), 1 << 20),
+            (corrupt, 1 << 20), (sized + [0], 1 << 20),
+        ]
+        for round in 0..<20 {
+            for (failure, limit) in failures {
+                #expect(isLZ4Error(decompressError(failure, decompressedBytesMax: limit)), "round \(round)")
+                #expect(sameBytes(try decompress(plain), input), "round \(round), plain after failure")
+                #expect(isLZ4Error(decompressError(failure, decompressedBytesMax: limit)), "round \(round)")
+                #expect(sameBytes(try decompress(sized), input), "round \(round), sized after failure")
+            }
+        }
+    }
+
+    /// Frames with 4 MiB blocks (whose contexts are not pooled) interleaved with Kafka-shaped ones.
+    @Test func framesWithBigBlocksInterleaveWithPooledOnes() throws {
+        let input = compressible(600_000)
+        let big = foreignFrame(input, blockSize: LZ4F_max4MB, blockMode: LZ4F_blockLinked, checksums: false)
+        let small = try compress(input)
+        for _ in 0..<20 {
+            #expect(sameBytes(try decompress(big), input))
+            #expect(sameBytes(try decompress(small), input))
+        }
+    }
+
+    /// Many threads decompressing at once share the pool (more threads than it keeps contexts).
+    @Test func concurrentDecompressionFromSeveralThreads() throws {
+        let seed = TestSeed.make()
+        var rng = SplitMix64(seed: seed)
+        let inputs = [0, 500, 65_536, 150_000, 400_000].map { size in
+            Bool.random(using: &rng) ? rng.bytes(size) : compressible(size)
+        }
+        let frames = try inputs.map { try compress($0) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 24) { thread in
+            for call in 0..<60 {
+                let k = (thread + call) % frames.count
+                if call % 7 == 3 {
+                    // A failure now and then: its context must not come back into the pool broken.
+                    if !isLZ4Error(decompressError(frames[k], decompressedBytesMax: max(0, inputs[k].count - 1)))
+                        && !inputs[k].isEmpty
+                    {
+                        failures.withLock { $0.append("thread \(thread) call \(call): no error over the limit") }
+                    }
+                    continue
+                }
+                do {
+                    let output = try decompress(frames[k])
+                    if !sameBytes(output, inputs[k]) {
+                        failures.withLock { $0.append("thread \(thread) call \(call): wrong output") }
+                    }
+                } catch {
+                    failures.withLock { $0.append("thread \(thread) call \(call): \(error)") }
+                }
+            }
+        }
+        let found = failures.withLock { $0 }
+        #expect(found.isEmpty, "seed \(seed): \(found.prefix(3))")
     }
 
     // MARK: inside a RecordBatch

@@ -239,6 +239,35 @@ private let malformedCases: [MalformedCase] = [
         #expect(records.map(\.attributes) == [0, 0x55])
     }
 
+    /// Key, value and headers are views of the records section; assigning one keeps the others.
+    @Test func settingKeyValueOrHeadersKeepsTheOtherFields() throws {
+        let headers = [RecordHeader(key: "h", value: ByteBuffer(string: "v")), RecordHeader(key: "n", value: nil)]
+        let (_, records) = try roundTrip {
+            $0.append(key: Array("k".utf8), value: Array("value".utf8), headers: headers, timestamp: 9)
+            $0.append(key: nil as [UInt8]?, value: [1], timestamp: 10)
+        }
+        try #require(records.count == 2)
+        var record = records[0]
+        record.key = nil
+        #expect(record.key == nil)
+        #expect(record.value?.array == Array("value".utf8))
+        #expect(Array(record.headers) == headers)
+        record.value = ByteBuffer(string: "other")
+        record.key = ByteBuffer(bytes: [])
+        #expect(record.key?.readableBytes == 0)
+        #expect(record.value?.array == Array("other".utf8))
+        record.headers = records[1].headers
+        #expect(record.headers.count == 0)
+        #expect(Array(record.headers).isEmpty)
+        #expect(record.offset == records[0].offset && record.timestamp == 9)
+        // The original record still reads its own bytes.
+        #expect(records[0].key?.array == Array("k".utf8))
+        #expect(Array(records[0].headers) == headers)
+        var tombstone = records[1]
+        tombstone.value = nil
+        #expect(tombstone.value == nil && tombstone.key == nil)
+    }
+
     // MARK: malformed records
 
     @Test(arguments: malformedCases)

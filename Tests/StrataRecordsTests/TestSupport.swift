@@ -91,6 +91,17 @@ struct BytesDigest: Equatable, CustomStringConvertible {
     var description: String { "\(count) bytes, fnv1a 0x\(String(hash, radix: 16))" }
 }
 
+/// Whether `buffer`'s readable bytes equal `bytes` (memcmp: fast even in debug builds, for tests that
+/// compare many large outputs).
+func sameBytes(_ buffer: ByteBuffer, _ bytes: [UInt8]) -> Bool {
+    guard buffer.readableBytes == bytes.count else { return false }
+    return buffer.withUnsafeReadableBytes { raw in
+        bytes.withUnsafeBytes { expected in
+            raw.isEmpty || memcmp(raw.baseAddress!, expected.baseAddress!, raw.count) == 0
+        }
+    }
+}
+
 func digest(_ buffer: ByteBuffer?) -> BytesDigest? { buffer.map(BytesDigest.init) }
 func digest(_ bytes: [UInt8]?) -> BytesDigest? { bytes.map(BytesDigest.init) }
 

@@ -182,4 +182,52 @@ private func read64(_ bytes: [UInt8], at start: Int = 0) -> (value: Int64?, inde
         }
         #expect(mismatches == 0, "seed \(seed)")
     }
+
+    // MARK: fast paths against the general decoder
+
+    /// `read32`/`read64` inline one-byte encodings and leave the rest to the general loop: every one-
+    /// and two-byte input (and each cut short), at every start index, decodes as `ReferenceDecoder`.
+    @Test func fastPathAgreesWithGeneralDecoderOnEveryShortInput() {
+        var mismatches: [String] = []
+        for first in 0...255 {
+            for second in -1...255 {
+                let bytes = second < 0 ? [UInt8(first)] : [0x80, UInt8(first), UInt8(second)]
+                for start in 0...bytes.count {
+                    checkAgainstReference(bytes, at: start, &mismatches)
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    /// Random encodings of 1 to 12 bytes with random continuation bits, cut at random places.
+    @Test func fastPathAgreesWithGeneralDecoderOnRandomInputs() {
+        let seed = TestSeed.make()
+        var rng = SplitMix64(seed: seed)
+        var mismatches: [String] = []
+        for _ in 0..<50_000 {
+            let count = Int.random(in: 1...12, using: &rng)
+            var bytes = rng.bytes(count)
+            // Mostly continuation bytes, so that long encodings are common.
+            for k in 0..<count where Int.random(in: 0..<4, using: &rng) != 0 { bytes[k] |= 0x80 }
+            if Bool.random(using: &rng) { bytes[Int.random(in: 0..<count, using: &rng)] &= 0x7F }
+            checkAgainstReference(bytes, at: Int.random(in: 0...count, using: &rng), &mismatches)
+        }
+        #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(5))")
+    }
+
+    private func checkAgainstReference(_ bytes: [UInt8], at start: Int, _ mismatches: inout [String]) {
+        var expected32Index = start
+        let expected32 = ReferenceDecoder.read32(bytes, &expected32Index, limit: bytes.count)
+        let (got32, got32Index) = read32(bytes, at: start)
+        if got32 != expected32 || got32Index != expected32Index {
+            mismatches.append("read32 \(bytes) at \(start): \(String(describing: got32)) @\(got32Index)")
+        }
+        var expected64Index = start
+        let expected64 = ReferenceDecoder.read64(bytes, &expected64Index, limit: bytes.count)
+        let (got64, got64Index) = read64(bytes, at: start)
+        if got64 != expected64 || got64Index != expected64Index {
+            mismatches.append("read64 \(bytes) at \(start): \(String(describing: got64)) @\(got64Index)")
+        }
+    }
 }
