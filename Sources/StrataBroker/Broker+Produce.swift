@@ -10,6 +10,18 @@ extension Broker {
     /// stamped in the written header; acks=-1 answers only after fdatasync (group commit);
     /// acks=0 gets no answer at all.
     func produce(_ request: ProduceRequest) async -> ProduceResponse? {
+        await completeProduce(appendProduce(request))
+    }
+
+    /// A produce whose batches are appended and whose answer may still wait for durability.
+    struct AppendedProduce: Sendable {
+        var acks: Int16
+        var responses: [TopicPartitions<PartitionResponse>]
+        var durable: [(topic: Int, partition: Int, log: PartitionLog, through: Int64)]
+    }
+
+    /// The in-order part of a produce: validates and appends every partition's batch now.
+    func appendProduce(_ request: ProduceRequest) -> AppendedProduce {
         var responses: [TopicPartitions<PartitionResponse>] = []
         var durable: [(topic: Int, partition: Int, log: PartitionLog, through: Int64)] = []
         let acksValid = request.acks == 0 || request.acks == 1 || request.acks == -1
@@ -40,7 +52,13 @@ extension Broker {
             }
             responses.append(TopicPartitions(name: topic.name, partitions: partitions))
         }
-        for wait in durable {
+        return AppendedProduce(acks: request.acks, responses: responses, durable: durable)
+    }
+
+    /// The waiting part: returns once every appended batch that needs it is durable (nil for acks=0).
+    func completeProduce(_ appended: AppendedProduce) async -> ProduceResponse? {
+        var responses = appended.responses
+        for wait in appended.durable {
             do throws(StorageError) {
                 try await wait.log.flush(through: wait.through)
             } catch {
@@ -50,7 +68,7 @@ extension Broker {
                 responses[wait.topic].partitions[wait.partition].errorMessage = "\(error)"
             }
         }
-        if request.acks == 0 { return nil }
+        if appended.acks == 0 { return nil }
         return ProduceResponse(responses: responses)
     }
 

@@ -87,8 +87,45 @@ public final class Broker: Sendable {
     public func handle(frame: ByteBuffer, eventLoop: EventLoop) async throws(ProtocolError) -> ByteBuffer? {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
-        let version = header.apiVersion
         if let api = header.api { metrics.request(api) }
+        return try await respond(header, request, eventLoop: eventLoop)
+    }
+
+    /// A request's answer as the connection sees it: nothing (acks=0), ready now, or still waiting
+    /// for durability (acks=all) — in which case the connection may go on with its next request.
+    public enum Answer: Sendable {
+        case none
+        case ready(ByteBuffer)
+        case pending(Task<ByteBuffer?, Never>)
+    }
+
+    /// Like `handle`, but an acks=all Produce is answered with `.pending` as soon as its batches are
+    /// appended: the connection can read and append its next requests while this one waits for its
+    /// fsync (answers still go out in request order — the connection's job). Appends stay in request
+    /// order because this returns only after them.
+    public func begin(frame: ByteBuffer, eventLoop: EventLoop) async throws(ProtocolError) -> Answer {
+        var frame = frame
+        let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
+        if let api = header.api { metrics.request(api) }
+        if case let .produce(produce) = request, produce.acks == -1 {
+            let start = ContinuousClock.now
+            let appended = appendProduce(produce)
+            return .pending(Task {
+                let response = await completeProduce(appended)
+                metrics.produceLatency.record(duration: ContinuousClock.now - start)
+                guard let response else { return nil }
+                countErrors(.produce, response.responses.flatMap { $0.partitions.map(\.errorCode) })
+                var out = ByteBufferAllocator().buffer(capacity: 256)
+                response.encodeFrame(into: &out, version: header.apiVersion, correlationId: header.correlationId)
+                return out
+            })
+        }
+        return try await respond(header, request, eventLoop: eventLoop).map { .ready($0) } ?? .none
+    }
+
+    private func respond(_ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop)
+        async throws(ProtocolError) -> ByteBuffer? {
+        let version = header.apiVersion
         var out = ByteBufferAllocator().buffer(capacity: 256)
         func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
             response.encodeFrame(into: &out, version: version, correlationId: header.correlationId)

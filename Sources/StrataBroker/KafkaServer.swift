@@ -19,6 +19,9 @@ public final class KafkaServer: Service, Sendable {
     private let logger: Logger
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
     private let boundPortBox = Mutex<Int?>(nil)
+    /// Answers a connection may have outstanding (appended, waiting for fsync or for earlier answers).
+    static let pipelinedRequestsMax = 64
+
     /// Called once with the bound port (tests and the CLI print it).
     private let onBound: @Sendable (Int) -> Void
 
@@ -83,19 +86,44 @@ public final class KafkaServer: Service, Sendable {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await frame in inbound {
-                    broker.metrics.bytesIn.increment(by: Int64(frame.readableBytes + KafkaFrame.sizePrefixBytes))
-                    let response: ByteBuffer?
-                    do throws(ProtocolError) {
-                        response = try await broker.handle(frame: frame, eventLoop: channel.eventLoop)
-                    } catch {
-                        logger.warning("closing connection: bad request", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                        return
+                // Reader (this task) appends requests in order; a writer task sends the answers in the
+                // same order, waiting on acks=all answers for their fsync. At most
+                // `pipelinedRequestsMax` answers are outstanding, so a client cannot queue unbounded work.
+                let window = InFlightWindow(limit: Self.pipelinedRequestsMax)
+                let (answers, pending) = AsyncStream.makeStream(of: Broker.Answer.self)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let broker = self.broker
+                    group.addTask {
+                        for await answer in answers {
+                            let response: ByteBuffer?
+                            switch answer {
+                            case .none: response = nil
+                            case let .ready(buffer): response = buffer
+                            case let .pending(task): response = await task.value
+                            }
+                            if let response {
+                                broker.metrics.bytesOut.increment(by: Int64(response.readableBytes))
+                                try await outbound.write(response)
+                            }
+                            await window.release()
+                        }
                     }
-                    if let response {
-                        broker.metrics.bytesOut.increment(by: Int64(response.readableBytes))
-                        try await outbound.write(response)
+                    defer { pending.finish() }
+                    for try await frame in inbound {
+                        broker.metrics.bytesIn.increment(by: Int64(frame.readableBytes + KafkaFrame.sizePrefixBytes))
+                        await window.acquire()
+                        let answer: Broker.Answer
+                        do throws(ProtocolError) {
+                            answer = try await broker.begin(frame: frame, eventLoop: channel.eventLoop)
+                        } catch {
+                            logger.warning("closing connection: bad request",
+                                           metadata: ["peer": "\(peer)", "error": "\(error)"])
+                            break
+                        }
+                        pending.yield(answer)
                     }
+                    pending.finish()
+                    try await group.waitForAll()
                 }
             }
         } catch let error as ProtocolError {
@@ -103,5 +131,25 @@ public final class KafkaServer: Service, Sendable {
         } catch {
             logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
+    }
+}
+
+/// Bounds a connection's outstanding answers: `acquire` waits while `limit` are outstanding.
+/// An actor: it owns the count and the waiters.
+actor InFlightWindow {
+    private let limit: Int
+    private var count = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        while count >= limit { await withCheckedContinuation { waiters.append($0) } }
+        count += 1
+    }
+
+    func release() {
+        count -= 1
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
     }
 }

@@ -157,4 +157,32 @@ final class RawConnection {
         #expect(offsets.topics.first?.partitions.first?.offset == 0, "nothing was stored")
         #expect(server.stop() == 0)
     }
+
+    @Test func pipelinedDurableProducesAreAnsweredInOrder() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        var metadata = ByteBuffer()
+        MetadataRequest(topics: ["piped"]).encodeFrame(into: &metadata, version: 4, correlationId: 1, clientId: "t")
+        connection.send(metadata)
+        _ = try #require(connection.receiveFrame())
+        // 40 acks=all produces sent back to back, before reading any answer.
+        var burst = ByteBuffer()
+        for index in 0..<40 {
+            var builder = RecordBatchBuilder()
+            builder.append(key: nil, value: Array("m\(index)".utf8), timestamp: 1)
+            let produce = ProduceRequest(acks: -1, timeoutMs: 5000, topics: [
+                TopicPartitions(name: "piped", partitions: [.init(index: 0, records: try builder.build())]),
+            ])
+            produce.encodeFrame(into: &burst, version: 7, correlationId: Int32(100 + index), clientId: "t")
+        }
+        connection.send(burst)
+        for index in 0..<40 {
+            var frame = try #require(connection.receiveFrame(), "answer \(index)")
+            #expect(try ResponseHeader(from: &frame, version: 0).correlationId == Int32(100 + index), "in order")
+            let answer = try ProduceResponse(from: &frame, version: 7).responses.first?.partitions.first
+            #expect(answer?.errorCode == .noError && answer?.baseOffset == Int64(index))
+        }
+        #expect(server.stop() == 0)
+    }
 }
