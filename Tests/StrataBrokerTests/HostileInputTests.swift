@@ -185,4 +185,26 @@ final class RawConnection {
         }
         #expect(server.stop() == 0)
     }
+
+    @Test func silentAndHalfFinishedClientsDoNotDisturbOthers() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let silent = try RawConnection(port: server.port)   // connects and never sends a byte
+        // A produce cut off mid-frame, then the client disappears.
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("half".utf8), timestamp: 1)
+        var frame = ByteBuffer()
+        ProduceRequest(acks: -1, timeoutMs: 1000, topics: [
+            TopicPartitions(name: "halfway", partitions: [.init(index: 0, records: try builder.build())]),
+        ]).encodeFrame(into: &frame, version: 7, correlationId: 9, clientId: "t")
+        do {
+            let quitter = try RawConnection(port: server.port)
+            quitter.send(Array(frame.readableBytesView.prefix(frame.readableBytes / 2)))
+        }   // closed here, mid-request
+        #expect(try apiVersionsWorks(server), "everyone else is still served")
+        #expect(!FileManager.default.fileExists(atPath: server.dataDirectory + "/halfway-0"),
+                "the unfinished request changed nothing")
+        _ = silent
+        #expect(server.stop() == 0, "shutdown does not wait forever on an idle connection")
+    }
 }
