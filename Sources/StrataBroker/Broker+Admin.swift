@@ -26,7 +26,9 @@ extension Broker {
                 } else if logs.topic(topic.name) != nil {
                     result.errorCode = .topicAlreadyExists
                 } else {
-                    do throws(StorageError) { _ = try LogConfig(overrides: overrides, defaults: config.logDefaults) } catch {
+                    do throws(StorageError) {
+                        _ = try LogConfig(overrides: overrides, defaults: config.logDefaults)
+                    } catch {
                         result.errorCode = ErrorMapping.code(for: error)
                         result.errorMessage = "\(error)"
                     }
@@ -86,7 +88,8 @@ extension Broker {
             switch resource.resourceType {
             case Self.topicResourceType:
                 guard let topic = logs.topic(resource.resourceName),
-                      let effective = try? LogConfig(overrides: topic.configOverrides, defaults: config.logDefaults) else {
+                    let effective = try? LogConfig(overrides: topic.configOverrides, defaults: config.logDefaults)
+                else {
                     result.errorCode = .unknownTopicOrPartition
                     response.results.append(result)
                     continue
@@ -95,11 +98,12 @@ extension Broker {
                     entries.append((key, value, topic.configOverrides[key] == nil))
                 }
             case Self.brokerResourceType:
-                entries = [
-                    ("node.id", "\(config.nodeId)", true), ("num.partitions", "\(config.numPartitions)", true),
-                    ("auto.create.topics.enable", "\(config.autoCreateTopics)", true),
-                    ("socket.request.max.bytes", "\(config.socketRequestMaxBytes)", true),
-                ] + Self.describe(config.logDefaults).map { ($0.0, $0.1, true) }
+                entries =
+                    [
+                        ("node.id", "\(config.nodeId)", true), ("num.partitions", "\(config.numPartitions)", true),
+                        ("auto.create.topics.enable", "\(config.autoCreateTopics)", true),
+                        ("socket.request.max.bytes", "\(config.socketRequestMaxBytes)", true),
+                    ] + Self.describe(config.logDefaults).map { ($0.0, $0.1, true) }
             default:
                 result.errorCode = .invalidRequest
                 result.errorMessage = "unsupported resource type \(resource.resourceType)"
@@ -147,23 +151,25 @@ extension Broker {
     func deleteRecords(_ request: DeleteRecordsRequest) -> DeleteRecordsResponse {
         var response = DeleteRecordsResponse()
         response.topics = request.topics.map { topic in
-            TopicPartitions(name: topic.name, partitions: topic.partitions.map { requested in
-                var result = DeleteRecordsResponse.PartitionResult()
-                result.partitionIndex = requested.partitionIndex
-                guard let log = logs.log(for: TopicPartition(topic.name, requested.partitionIndex)) else {
-                    result.errorCode = .unknownTopicOrPartition
-                    result.lowWatermark = -1
+            TopicPartitions(
+                name: topic.name,
+                partitions: topic.partitions.map { requested in
+                    var result = DeleteRecordsResponse.PartitionResult()
+                    result.partitionIndex = requested.partitionIndex
+                    guard let log = logs.log(for: TopicPartition(topic.name, requested.partitionIndex)) else {
+                        result.errorCode = .unknownTopicOrPartition
+                        result.lowWatermark = -1
+                        return result
+                    }
+                    let target = requested.offset == -1 ? log.highWatermark : requested.offset
+                    do throws(StorageError) {
+                        result.lowWatermark = try log.deleteRecords(before: target)
+                    } catch {
+                        result.errorCode = ErrorMapping.code(for: error)
+                        result.lowWatermark = -1
+                    }
                     return result
-                }
-                let target = requested.offset == -1 ? log.highWatermark : requested.offset
-                do throws(StorageError) {
-                    result.lowWatermark = try log.deleteRecords(before: target)
-                } catch {
-                    result.errorCode = ErrorMapping.code(for: error)
-                    result.lowWatermark = -1
-                }
-                return result
-            })
+                })
         }
         do throws(StorageError) { try logs.checkpoint() } catch {
             logger.error("checkpoint after DeleteRecords failed", metadata: ["error": "\(error)"])

@@ -19,7 +19,9 @@ extension Broker {
         let minBytes = max(1, Int(request.minBytes))
         let waitMilliseconds = Int64(min(max(0, request.maxWaitMs), config.fetchWaitMillisecondsMax))
         if bytes >= minBytes || waitMilliseconds == 0 || hasError(response) { return response }
-        let partitions = request.topics.flatMap { topic in topic.partitions.map { TopicPartition(topic.name, $0.partition) } }
+        let partitions = request.topics.flatMap { topic in
+            topic.partitions.map { TopicPartition(topic.name, $0.partition) }
+        }
         guard let waiter = waiters.register(partitions) else { return response }
         defer { waiters.unregister(waiter) }
         let deadline = NIODeadline.now() + .milliseconds(waitMilliseconds)
@@ -76,7 +78,8 @@ extension Broker {
                     data.lastStableOffset = log.highWatermark
                     data.logStartOffset = log.logStartOffset
                     if data.errorCode != .offsetOutOfRange {
-                        logger.warning("fetch failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
+                        logger.warning(
+                            "fetch failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
                     }
                 }
                 partitions.append(data)

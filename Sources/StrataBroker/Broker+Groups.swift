@@ -14,42 +14,52 @@ extension Broker {
             return out
         }
         switch request {
-        case let .findCoordinator(request):
+        case .findCoordinator(let request):
             return answer(findCoordinator(request))
-        case let .joinGroup(request):
-            let response = await groups.join(request, version: version, clientId: header.clientId ?? "",
-                                             clientHost: "")
+        case .joinGroup(let request):
+            let response = await groups.join(
+                request, version: version, clientId: header.clientId ?? "",
+                clientHost: "")
             countGroupError(.joinGroup, response.errorCode)
             return answer(response)
-        case let .syncGroup(request):
+        case .syncGroup(let request):
             let response = await groups.sync(request)
             countGroupError(.syncGroup, response.errorCode)
             return answer(response)
-        case let .heartbeat(request):
+        case .heartbeat(let request):
             let code = groups.heartbeat(request)
             countGroupError(.heartbeat, code)
             return answer(HeartbeatResponse(errorCode: code))
-        case let .leaveGroup(request):
+        case .leaveGroup(let request):
             let leaving = request.leavingMembers
-            logger.debug("leave group", metadata: ["group": "\(request.groupId)",
-                                                   "members": "\(leaving.map(\.memberId))"])
+            logger.debug(
+                "leave group",
+                metadata: [
+                    "group": "\(request.groupId)",
+                    "members": "\(leaving.map(\.memberId))",
+                ])
             let (code, results) = groups.leave(groupId: request.groupId, members: leaving)
             // v0–v2 carry one member: its outcome is the request's error.
             let single = version < 3 ? (results.first?.errorCode ?? .unknownMemberId) : code
             countGroupError(.leaveGroup, single)
             return answer(LeaveGroupResponse(errorCode: single, members: results))
-        case let .offsetCommit(request):
+        case .offsetCommit(let request):
             let response = await groups.commitOffsets(request)
-            for topic in response.topics { for partition in topic.partitions { countGroupError(.offsetCommit,
-                                                                                                partition.errorCode) } }
+            for topic in response.topics {
+                for partition in topic.partitions {
+                    countGroupError(
+                        .offsetCommit,
+                        partition.errorCode)
+                }
+            }
             return answer(response)
-        case let .offsetFetch(request):
+        case .offsetFetch(let request):
             return answer(groups.fetchOffsets(request))
         case .listGroups:
             return answer(groups.listGroups())
-        case let .describeGroups(request):
+        case .describeGroups(let request):
             return answer(groups.describeGroups(request.groups))
-        case let .deleteGroups(request):
+        case .deleteGroups(let request):
             return answer(DeleteGroupsResponse(results: await groups.deleteGroups(request.groupNames)))
         default:
             preconditionFailure("\(request) is not a group request")
@@ -64,16 +74,18 @@ extension Broker {
     /// transactions are not supported.
     func findCoordinator(_ request: FindCoordinatorRequest) -> FindCoordinatorResponse {
         guard request.keyType == FindCoordinatorRequest.keyTypeGroup else {
-            return FindCoordinatorResponse(errorCode: .coordinatorNotAvailable,
-                                           errorMessage: "transactions are not supported", nodeId: -1, host: "",
-                                           port: -1)
+            return FindCoordinatorResponse(
+                errorCode: .coordinatorNotAvailable,
+                errorMessage: "transactions are not supported", nodeId: -1, host: "",
+                port: -1)
         }
         do throws(StorageError) {
             try groups.ensureOffsetsTopic()
         } catch {
             logger.error("cannot create the offsets topic", metadata: ["error": "\(error)"])
-            return FindCoordinatorResponse(errorCode: .coordinatorNotAvailable, errorMessage: "\(error)", nodeId: -1,
-                                           host: "", port: -1)
+            return FindCoordinatorResponse(
+                errorCode: .coordinatorNotAvailable, errorMessage: "\(error)", nodeId: -1,
+                host: "", port: -1)
         }
         let address = advertisedAddress
         return FindCoordinatorResponse(nodeId: logs.nodeId, host: address.host, port: Int32(address.port))

@@ -22,7 +22,8 @@ extension Broker {
             if description == nil {
                 if let reason = Topic.validationError(name) {
                     topic.errorCode = .invalidTopicException
-                    logger.debug("metadata for invalid topic name", metadata: ["topic": "\(name)", "reason": "\(reason)"])
+                    logger.debug(
+                        "metadata for invalid topic name", metadata: ["topic": "\(name)", "reason": "\(reason)"])
                 } else if config.autoCreateTopics && request.allowAutoTopicCreation {
                     do throws(StorageError) {
                         if name == OffsetsTopic.name {
@@ -32,7 +33,8 @@ extension Broker {
                         }
                         logger.info("auto-created topic", metadata: ["topic": "\(name)"])
                     } catch {
-                        if case .topicAlreadyExists = error {} else {
+                        if case .topicAlreadyExists = error {
+                        } else {
                             topic.errorCode = ErrorMapping.code(for: error)
                         }
                     }
@@ -43,16 +45,18 @@ extension Broker {
             }
             if let description {
                 topic.partitions = (0..<description.partitionCount).map { index in
-                    MetadataResponse.Partition(partitionIndex: index, leaderId: nodeId, leaderEpoch: Self.leaderEpoch,
-                                               replicaNodes: [nodeId], isrNodes: [nodeId])
+                    MetadataResponse.Partition(
+                        partitionIndex: index, leaderId: nodeId, leaderEpoch: Self.leaderEpoch,
+                        replicaNodes: [nodeId], isrNodes: [nodeId])
                 }
             } else if topic.errorCode == .noError {
                 topic.errorCode = .unknownTopicOrPartition
             }
             topics.append(topic)
         }
-        return MetadataResponse(brokers: [.init(nodeId: nodeId, host: address.host, port: Int32(address.port))],
-                                clusterId: logs.clusterId, controllerId: nodeId, topics: topics)
+        return MetadataResponse(
+            brokers: [.init(nodeId: nodeId, host: address.host, port: Int32(address.port))],
+            clusterId: logs.clusterId, controllerId: nodeId, topics: topics)
     }
 
     /// ListOffsets: -1 latest (= high watermark = last stable offset here), -2 earliest (log
@@ -98,21 +102,23 @@ extension Broker {
     func offsetForLeaderEpoch(_ request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
         var response = OffsetForLeaderEpochResponse()
         response.topics = request.topics.map { topic in
-            TopicPartitions(name: topic.name, partitions: topic.partitions.map { requested in
-                var result = OffsetForLeaderEpochResponse.EpochEndOffset()
-                result.partition = requested.partition
-                if let log = logs.log(for: TopicPartition(topic.name, requested.partition)) {
-                    if requested.currentLeaderEpoch > Self.leaderEpoch {
-                        result.errorCode = .unknownLeaderEpoch
+            TopicPartitions(
+                name: topic.name,
+                partitions: topic.partitions.map { requested in
+                    var result = OffsetForLeaderEpochResponse.EpochEndOffset()
+                    result.partition = requested.partition
+                    if let log = logs.log(for: TopicPartition(topic.name, requested.partition)) {
+                        if requested.currentLeaderEpoch > Self.leaderEpoch {
+                            result.errorCode = .unknownLeaderEpoch
+                        } else {
+                            result.leaderEpoch = Self.leaderEpoch
+                            result.endOffset = log.logEndOffset
+                        }
                     } else {
-                        result.leaderEpoch = Self.leaderEpoch
-                        result.endOffset = log.logEndOffset
+                        result.errorCode = .unknownTopicOrPartition
                     }
-                } else {
-                    result.errorCode = .unknownTopicOrPartition
-                }
-                return result
-            })
+                    return result
+                })
         }
         return response
     }

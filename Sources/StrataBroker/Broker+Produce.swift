@@ -37,13 +37,13 @@ extension Broker {
                 } else {
                     let topicPartition = TopicPartition(topic.name, partition.index)
                     switch append(partition.records, to: topicPartition) {
-                    case let .success((log, info)):
+                    case .success((let log, let info)):
                         result.baseOffset = info.firstOffset
                         result.logStartOffset = info.logStartOffset
                         if request.acks == -1 {
                             durable.append((responses.count, partitions.count, log, info.lastOffset + 1))
                         }
-                    case let .failure(failure):
+                    case .failure(let failure):
                         result.errorCode = failure.code
                         result.errorMessage = failure.message
                     }
@@ -62,8 +62,12 @@ extension Broker {
             do throws(StorageError) {
                 try await wait.log.flush(through: wait.through)
             } catch {
-                logger.error("produce not durable", metadata: ["partition": "\(wait.log.topicPartition)",
-                                                              "error": "\(error)"])
+                logger.error(
+                    "produce not durable",
+                    metadata: [
+                        "partition": "\(wait.log.topicPartition)",
+                        "error": "\(error)",
+                    ])
                 responses[wait.topic].partitions[wait.partition].errorCode = ErrorMapping.code(for: error)
                 responses[wait.topic].partitions[wait.partition].errorMessage = "\(error)"
             }
@@ -78,8 +82,11 @@ extension Broker {
     }
 
     /// Validates the single batch of one partition and appends it (idempotence-checked).
-    private func append(_ records: ByteBuffer?, to partition: TopicPartition)
-        -> Result<(PartitionLog, AppendInfo), ProduceFailure> {
+    private func append(
+        _ records: ByteBuffer?, to partition: TopicPartition
+    )
+        -> Result<(PartitionLog, AppendInfo), ProduceFailure>
+    {
         guard let log = logs.log(for: partition) else {
             return .failure(.init(code: .unknownTopicOrPartition, message: "unknown partition \(partition)"))
         }
@@ -115,28 +122,38 @@ extension Broker {
                 return .failure(.init(code: .invalidRecord, message: "idempotent batch without sequence"))
             }
             result = appendLock(for: partition).withLock { () -> Result<AppendInfo, ProduceFailure> in
-                switch producers.check(partition: partition, producerId: header.producerId,
-                                       epoch: header.producerEpoch, firstSequence: header.baseSequence,
-                                       lastSequence: header.lastSequence) {
-                case let .duplicate(firstOffset):
-                    return .success(AppendInfo(firstOffset: firstOffset,
-                                               lastOffset: firstOffset + Int64(header.lastOffsetDelta),
-                                               maxTimestamp: header.maxTimestamp, logAppendTime: -1,
-                                               sizeInBytes: 0, logStartOffset: log.logStartOffset))
-                case let .outOfOrder(expected, got):
-                    return .failure(.init(code: .outOfOrderSequenceNumber,
-                                          message: "expected sequence \(expected), got \(got)"))
-                case let .fencedEpoch(current, got):
-                    return .failure(.init(code: .invalidProducerEpoch,
-                                          message: "producer epoch \(got) is older than \(current)"))
+                switch producers.check(
+                    partition: partition, producerId: header.producerId,
+                    epoch: header.producerEpoch, firstSequence: header.baseSequence,
+                    lastSequence: header.lastSequence)
+                {
+                case .duplicate(let firstOffset):
+                    return .success(
+                        AppendInfo(
+                            firstOffset: firstOffset,
+                            lastOffset: firstOffset + Int64(header.lastOffsetDelta),
+                            maxTimestamp: header.maxTimestamp, logAppendTime: -1,
+                            sizeInBytes: 0, logStartOffset: log.logStartOffset))
+                case .outOfOrder(let expected, let got):
+                    return .failure(
+                        .init(
+                            code: .outOfOrderSequenceNumber,
+                            message: "expected sequence \(expected), got \(got)"))
+                case .fencedEpoch(let current, let got):
+                    return .failure(
+                        .init(
+                            code: .invalidProducerEpoch,
+                            message: "producer epoch \(got) is older than \(current)"))
                 case .append:
                     let appended = appendToLog(batch, log: log)
-                    if case let .success(info) = appended {
-                        producers.record(partition: partition, producerId: header.producerId,
-                                         epoch: header.producerEpoch,
-                                         batch: .init(firstSequence: header.baseSequence,
-                                                      lastSequence: header.lastSequence,
-                                                      firstOffset: info.firstOffset, lastOffset: info.lastOffset))
+                    if case .success(let info) = appended {
+                        producers.record(
+                            partition: partition, producerId: header.producerId,
+                            epoch: header.producerEpoch,
+                            batch: .init(
+                                firstSequence: header.baseSequence,
+                                lastSequence: header.lastSequence,
+                                firstOffset: info.firstOffset, lastOffset: info.lastOffset))
                     }
                     return appended
                 }
@@ -166,7 +183,8 @@ extension Broker {
             waiters.notify(log.topicPartition)
             return .success(info)
         } catch {
-            if case .invalidBatch = error {} else {
+            if case .invalidBatch = error {
+            } else {
                 logger.warning("append failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
             }
             return .failure(.init(code: ErrorMapping.code(for: error), message: "\(error)"))

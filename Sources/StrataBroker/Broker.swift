@@ -52,15 +52,21 @@ public final class Broker: Sendable {
             do throws(StorageError) {
                 try log.forEachBatchHeader(inLastSegments: Self.producerStateSegmentsScanned) { header in
                     guard header.producerId >= 0, header.baseSequence >= 0, !header.isControl else { return }
-                    producers.record(partition: log.topicPartition, producerId: header.producerId,
-                                     epoch: header.producerEpoch,
-                                     batch: .init(firstSequence: header.baseSequence, lastSequence: header.lastSequence,
-                                                  firstOffset: header.baseOffset, lastOffset: header.lastOffset))
+                    producers.record(
+                        partition: log.topicPartition, producerId: header.producerId,
+                        epoch: header.producerEpoch,
+                        batch: .init(
+                            firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                            firstOffset: header.baseOffset, lastOffset: header.lastOffset))
                     batches += 1
                 }
             } catch {
-                logger.error("cannot rebuild producer state", metadata: ["partition": "\(log.topicPartition)",
-                                                                        "error": "\(error)"])
+                logger.error(
+                    "cannot rebuild producer state",
+                    metadata: [
+                        "partition": "\(log.topicPartition)",
+                        "error": "\(error)",
+                    ])
             }
         }
         if batches > 0 { logger.info("rebuilt idempotent-producer state", metadata: ["batches": "\(batches)"]) }
@@ -107,24 +113,28 @@ public final class Broker: Sendable {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
         if let api = header.api { metrics.request(api) }
-        if case let .produce(produce) = request, produce.acks == -1 {
+        if case .produce(let produce) = request, produce.acks == -1 {
             let start = ContinuousClock.now
             let appended = appendProduce(produce)
-            return .pending(Task {
-                let response = await completeProduce(appended)
-                metrics.produceLatency.record(duration: ContinuousClock.now - start)
-                guard let response else { return nil }
-                countErrors(.produce, response.responses.flatMap { $0.partitions.map(\.errorCode) })
-                var out = ByteBufferAllocator().buffer(capacity: 256)
-                response.encodeFrame(into: &out, version: header.apiVersion, correlationId: header.correlationId)
-                return out
-            })
+            return .pending(
+                Task {
+                    let response = await completeProduce(appended)
+                    metrics.produceLatency.record(duration: ContinuousClock.now - start)
+                    guard let response else { return nil }
+                    countErrors(.produce, response.responses.flatMap { $0.partitions.map(\.errorCode) })
+                    var out = ByteBufferAllocator().buffer(capacity: 256)
+                    response.encodeFrame(into: &out, version: header.apiVersion, correlationId: header.correlationId)
+                    return out
+                })
         }
         return try await respond(header, request, eventLoop: eventLoop).map { .ready($0) } ?? .none
     }
 
-    private func respond(_ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop)
-        async throws(ProtocolError) -> ByteBuffer? {
+    private func respond(
+        _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop
+    )
+        async throws(ProtocolError) -> ByteBuffer?
+    {
         let version = header.apiVersion
         var out = ByteBufferAllocator().buffer(capacity: 256)
         func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
@@ -135,42 +145,43 @@ public final class Broker: Sendable {
         case .apiVersions:
             return answer(versions.apiVersionsResponse())
         case .unsupportedApiVersions:
-            versions.unsupportedApiVersionsResponse.encodeFrame(into: &out, version: 0,
-                                                                correlationId: header.correlationId)
+            versions.unsupportedApiVersionsResponse.encodeFrame(
+                into: &out, version: 0,
+                correlationId: header.correlationId)
             return out
-        case let .metadata(request):
+        case .metadata(let request):
             return answer(metadata(request, version: version))
-        case let .produce(request):
+        case .produce(let request):
             let start = ContinuousClock.now
             let response = await produce(request)
             metrics.produceLatency.record(duration: ContinuousClock.now - start)
             countErrors(.produce, response?.responses.flatMap { $0.partitions.map(\.errorCode) } ?? [])
             guard let response else { return nil }
             return answer(response)
-        case let .fetch(request):
+        case .fetch(let request):
             let start = ContinuousClock.now
             let response = await fetch(request, eventLoop: eventLoop)
             metrics.fetchLatency.record(duration: ContinuousClock.now - start)
             countErrors(.fetch, [response.errorCode] + response.responses.flatMap { $0.partitions.map(\.errorCode) })
             return answer(response)
-        case let .listOffsets(request):
+        case .listOffsets(let request):
             return answer(listOffsets(request))
-        case let .initProducerId(request):
+        case .initProducerId(let request):
             return answer(initProducerId(request))
-        case let .createTopics(request):
+        case .createTopics(let request):
             return answer(createTopics(request))
-        case let .deleteTopics(request):
+        case .deleteTopics(let request):
             return answer(deleteTopics(request))
-        case let .describeConfigs(request):
+        case .describeConfigs(let request):
             return answer(describeConfigs(request))
-        case let .offsetForLeaderEpoch(request):
+        case .offsetForLeaderEpoch(let request):
             return answer(offsetForLeaderEpoch(request))
-        case let .deleteRecords(request):
+        case .deleteRecords(let request):
             return answer(deleteRecords(request))
-        case let .alterConfigs(request):
+        case .alterConfigs(let request):
             return answer(alterConfigs(request))
         case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
-             .describeGroups, .listGroups, .deleteGroups:
+            .describeGroups, .listGroups, .deleteGroups:
             return await handleGroupRequest(request, header: header)
         }
     }

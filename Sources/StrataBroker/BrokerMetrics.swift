@@ -50,8 +50,11 @@ public final class BrokerMetrics: Sendable {
     /// Publishes every partition's log end offset (call periodically).
     public static func recordLogEndOffsets(_ offsets: [(topic: String, partition: Int32, logEndOffset: Int64)]) {
         for entry in offsets {
-            Gauge(label: "strata_log_end_offset", dimensions: [("topic", entry.topic), ("partition", "\(entry.partition)")])
-                .record(entry.logEndOffset)
+            Gauge(
+                label: "strata_log_end_offset",
+                dimensions: [("topic", entry.topic), ("partition", "\(entry.partition)")]
+            )
+            .record(entry.logEndOffset)
         }
     }
 }

@@ -7,8 +7,11 @@ extension ClassicGroup {
     /// Kafka's `ClassicGroup.validateOffsetCommit`: generation < 0 with no member (admin tools,
     /// consumers without group management) commits only while the group is Empty; otherwise member
     /// and generation must match, and CompletingRebalance answers REBALANCE_IN_PROGRESS.
-    func validateOffsetCommit(generationId generation: Int32, memberId: String, groupInstanceId: String?)
-        -> KafkaErrorCode {
+    func validateOffsetCommit(
+        generationId generation: Int32, memberId: String, groupInstanceId: String?
+    )
+        -> KafkaErrorCode
+    {
         if state == .dead { return .coordinatorNotAvailable }
         if generation < 0 && state == .empty { return .noError }
         if generation >= 0 || !memberId.isEmpty || groupInstanceId != nil {
@@ -78,8 +81,10 @@ extension ClassicGroup {
 
     /// A group rebuilt from `__consumer_offsets` at startup: Empty, or Stable with the members of the
     /// last generation (whose sessions restart at `now`, so members that do not return expire).
-    init(groupId: String, config: GroupCoordinatorConfig, loaded metadata: GroupMetadataValue?,
-         offsets: [TopicPartition: CommittedOffset], now: Int64) {
+    init(
+        groupId: String, config: GroupCoordinatorConfig, loaded metadata: GroupMetadataValue?,
+        offsets: [TopicPartition: CommittedOffset], now: Int64
+    ) {
         self.init(groupId: groupId, config: config, now: now)
         self.offsets = offsets
         guard let metadata else { return }

@@ -121,9 +121,10 @@ struct ClassicGroup: Equatable, Sendable {
 
     /// The assignor supported by every member that most members list first (ties: the leader's order).
     func selectProtocol() -> String? {
-        let candidates = (member(leaderId ?? "") ?? members.first)?.protocols.map(\.name).filter { name in
-            members.allSatisfy { member in member.protocols.contains { $0.name == name } }
-        } ?? []
+        let candidates =
+            (member(leaderId ?? "") ?? members.first)?.protocols.map(\.name).filter { name in
+                members.allSatisfy { member in member.protocols.contains { $0.name == name } }
+            } ?? []
         var votes: [String: Int] = [:]
         for member in members {
             if let vote = member.protocols.first(where: { candidates.contains($0.name) }) {
@@ -143,8 +144,12 @@ struct ClassicGroup: Equatable, Sendable {
         if state == .completingRebalance || state == .stable {
             for index in members.indices {
                 if let held = members[index].heldSync {
-                    actions.append(.respondSync(held, SyncGroupResponse(errorCode: .rebalanceInProgress,
-                                                                        assignment: ByteBuffer())))
+                    actions.append(
+                        .respondSync(
+                            held,
+                            SyncGroupResponse(
+                                errorCode: .rebalanceInProgress,
+                                assignment: ByteBuffer())))
                     members[index].heldSync = nil
                 }
                 if state == .completingRebalance { members[index].assignment = ByteBuffer() }
@@ -199,8 +204,9 @@ struct ClassicGroup: Equatable, Sendable {
         syncDeadline = now + rebalanceTimeoutMilliseconds
         pendingSyncMembers = Set(members.map(\.memberId))
         let everyone = members.map { member in
-            JoinGroupResponse.Member(memberId: member.memberId, groupInstanceId: member.groupInstanceId,
-                                     metadata: member.metadata(for: protocolName))
+            JoinGroupResponse.Member(
+                memberId: member.memberId, groupInstanceId: member.groupInstanceId,
+                metadata: member.metadata(for: protocolName))
         }
         for index in members.indices {
             guard let held = members[index].heldJoin else { continue }
@@ -212,13 +218,17 @@ struct ClassicGroup: Equatable, Sendable {
 
     /// The JoinGroup answer of the current generation for `memberId` (members listed for the leader).
     private func joinAnswer(for memberId: String, all: [JoinGroupResponse.Member]? = nil) -> JoinGroupResponse {
-        let list = all ?? members.map { member in
-            JoinGroupResponse.Member(memberId: member.memberId, groupInstanceId: member.groupInstanceId,
-                                     metadata: member.metadata(for: protocolName))
-        }
-        return JoinGroupResponse(generationId: generationId, protocolName: protocolName ?? "",
-                                 leader: leaderId ?? "", memberId: memberId,
-                                 members: memberId == leaderId ? list : [])
+        let list =
+            all
+            ?? members.map { member in
+                JoinGroupResponse.Member(
+                    memberId: member.memberId, groupInstanceId: member.groupInstanceId,
+                    metadata: member.metadata(for: protocolName))
+            }
+        return JoinGroupResponse(
+            generationId: generationId, protocolName: protocolName ?? "",
+            leader: leaderId ?? "", memberId: memberId,
+            members: memberId == leaderId ? list : [])
     }
 
     /// The inputs of one JoinGroup besides the request body.
@@ -238,8 +248,13 @@ struct ClassicGroup: Equatable, Sendable {
         var actions: [GroupAction] = []
         let now = context.now
         func reject(_ code: KafkaErrorCode, memberId: String = request.memberId) -> [GroupAction] {
-            [.respondJoin(context.held, JoinGroupResponse(errorCode: code, generationId: -1, protocolName: "",
-                                                          leader: "", memberId: memberId))]
+            [
+                .respondJoin(
+                    context.held,
+                    JoinGroupResponse(
+                        errorCode: code, generationId: -1, protocolName: "",
+                        leader: "", memberId: memberId))
+            ]
         }
         guard !groupId.isEmpty else { return reject(.invalidGroupId) }
         guard state != .dead else { return reject(.coordinatorNotAvailable) }
@@ -250,13 +265,14 @@ struct ClassicGroup: Equatable, Sendable {
         guard supportsProtocols(type: request.protocolType, request.protocols) else {
             return reject(.inconsistentGroupProtocol)
         }
-        var member = GroupMember(memberId: request.memberId, groupInstanceId: request.groupInstanceId,
-                                 clientId: context.clientId, clientHost: context.clientHost,
-                                 sessionTimeoutMilliseconds: session,
-                                 rebalanceTimeoutMilliseconds: request.rebalanceTimeoutMs > 0
-                                     ? request.rebalanceTimeoutMs : session,
-                                 protocolType: request.protocolType, protocols: request.protocols,
-                                 heldJoin: context.held, lastHeartbeatMilliseconds: now)
+        var member = GroupMember(
+            memberId: request.memberId, groupInstanceId: request.groupInstanceId,
+            clientId: context.clientId, clientHost: context.clientHost,
+            sessionTimeoutMilliseconds: session,
+            rebalanceTimeoutMilliseconds: request.rebalanceTimeoutMs > 0
+                ? request.rebalanceTimeoutMs : session,
+            protocolType: request.protocolType, protocols: request.protocols,
+            heldJoin: context.held, lastHeartbeatMilliseconds: now)
         if request.memberId.isEmpty {
             member.memberId = context.newMemberId
             if let instance = request.groupInstanceId, let previous = staticMembers[instance] {
@@ -287,9 +303,12 @@ struct ClassicGroup: Equatable, Sendable {
                 return actions
             case .preparingRebalance, .completingRebalance, .stable:
                 if let previous = members[index].heldJoin {
-                    actions.append(.respondJoin(previous, JoinGroupResponse(
-                        errorCode: .rebalanceInProgress, generationId: -1, protocolName: "", leader: "",
-                        memberId: request.memberId)))
+                    actions.append(
+                        .respondJoin(
+                            previous,
+                            JoinGroupResponse(
+                                errorCode: .rebalanceInProgress, generationId: -1, protocolName: "", leader: "",
+                                memberId: request.memberId)))
                 }
                 member.assignment = members[index].assignment
                 members[index] = member
@@ -339,15 +358,20 @@ struct ClassicGroup: Equatable, Sendable {
         case .completingRebalance:
             var actions: [GroupAction] = []
             if let previous = members[index].heldSync {
-                actions.append(.respondSync(previous, SyncGroupResponse(errorCode: .rebalanceInProgress,
-                                                                        assignment: ByteBuffer())))
+                actions.append(
+                    .respondSync(
+                        previous,
+                        SyncGroupResponse(
+                            errorCode: .rebalanceInProgress,
+                            assignment: ByteBuffer())))
             }
             members[index].heldSync = held
             markSynced(request.memberId)
             guard request.memberId == leaderId else { return actions }
             for position in members.indices {
                 let id = members[position].memberId
-                members[position].assignment = request.assignments.last { $0.memberId == id }?.assignment
+                members[position].assignment =
+                    request.assignments.last { $0.memberId == id }?.assignment
                     ?? ByteBuffer()
             }
             transition(to: .stable, now: now)
@@ -388,8 +412,11 @@ struct ClassicGroup: Equatable, Sendable {
 
     /// LeaveGroup of one member: removes it (or its pending id) and rebalances the rest. A static
     /// member may leave by instance id alone (v3+, empty member id).
-    mutating func leave(memberId: String, instance: String? = nil, now: Int64, _ actions: inout [GroupAction])
-        -> KafkaErrorCode {
+    mutating func leave(
+        memberId: String, instance: String? = nil, now: Int64, _ actions: inout [GroupAction]
+    )
+        -> KafkaErrorCode
+    {
         guard !groupId.isEmpty else { return .invalidGroupId }
         guard state != .dead else { return .coordinatorNotAvailable }
         if let instance {
@@ -411,8 +438,12 @@ struct ClassicGroup: Equatable, Sendable {
     private mutating func removeMember(_ memberId: String, now: Int64, _ actions: inout [GroupAction]) {
         guard let removed = dropMember(memberId) else { return }
         if let held = removed.heldJoin {
-            actions.append(.respondJoin(held, JoinGroupResponse(errorCode: .unknownMemberId, generationId: -1,
-                                                                protocolName: "", leader: "", memberId: memberId)))
+            actions.append(
+                .respondJoin(
+                    held,
+                    JoinGroupResponse(
+                        errorCode: .unknownMemberId, generationId: -1,
+                        protocolName: "", leader: "", memberId: memberId)))
         }
         if let held = removed.heldSync {
             actions.append(.respondSync(held, SyncGroupResponse(errorCode: .unknownMemberId, assignment: ByteBuffer())))
@@ -453,8 +484,10 @@ struct ClassicGroup: Equatable, Sendable {
     /// takes the old one's place and assignment; the old one's held answers get FENCED_INSTANCE_ID.
     /// A Stable group whose selected assignor would stay the same does not rebalance (as Kafka): the
     /// new id is persisted and the member gets the current generation (KIP-345).
-    private mutating func replaceStaticMember(_ previous: String, with replacement: GroupMember, now: Int64,
-                                              _ actions: inout [GroupAction]) {
+    private mutating func replaceStaticMember(
+        _ previous: String, with replacement: GroupMember, now: Int64,
+        _ actions: inout [GroupAction]
+    ) {
         guard let index = index(of: previous) else {
             // `staticMembers` only names current members (see `dropMember`); recover by a plain join.
             assertionFailure("static instance maps to unknown member \(previous)")
@@ -463,12 +496,20 @@ struct ClassicGroup: Equatable, Sendable {
         }
         let old = members[index]
         if let held = old.heldJoin {
-            actions.append(.respondJoin(held, JoinGroupResponse(errorCode: .fencedInstanceId, generationId: -1,
-                                                                protocolName: "", leader: "", memberId: previous)))
+            actions.append(
+                .respondJoin(
+                    held,
+                    JoinGroupResponse(
+                        errorCode: .fencedInstanceId, generationId: -1,
+                        protocolName: "", leader: "", memberId: previous)))
         }
         if let held = old.heldSync {
-            actions.append(.respondSync(held, SyncGroupResponse(errorCode: .fencedInstanceId,
-                                                                assignment: ByteBuffer())))
+            actions.append(
+                .respondSync(
+                    held,
+                    SyncGroupResponse(
+                        errorCode: .fencedInstanceId,
+                        assignment: ByteBuffer())))
         }
         var member = replacement
         member.assignment = old.assignment
@@ -510,7 +551,8 @@ struct ClassicGroup: Equatable, Sendable {
             }
         }
         if let deadline = syncDeadline, deadline <= now, !pendingSyncMembers.isEmpty,
-           state == .completingRebalance || state == .stable {
+            state == .completingRebalance || state == .stable
+        {
             for memberId in members.map(\.memberId) where pendingSyncMembers.contains(memberId) {
                 removeMember(memberId, now: now, &actions)
             }
@@ -533,13 +575,14 @@ struct ClassicGroup: Equatable, Sendable {
         protocolName = metadata.protocolName
         leaderId = metadata.leader
         members = metadata.members.map { stored in
-            GroupMember(memberId: stored.memberId, groupInstanceId: stored.groupInstanceId, clientId: stored.clientId,
-                        clientHost: stored.clientHost, sessionTimeoutMilliseconds: stored.sessionTimeout,
-                        rebalanceTimeoutMilliseconds: stored.rebalanceTimeout > 0
-                            ? stored.rebalanceTimeout : stored.sessionTimeout,
-                        protocolType: metadata.protocolType,
-                        protocols: [.init(name: metadata.protocolName ?? "", metadata: stored.subscription)],
-                        assignment: stored.assignment, lastHeartbeatMilliseconds: now)
+            GroupMember(
+                memberId: stored.memberId, groupInstanceId: stored.groupInstanceId, clientId: stored.clientId,
+                clientHost: stored.clientHost, sessionTimeoutMilliseconds: stored.sessionTimeout,
+                rebalanceTimeoutMilliseconds: stored.rebalanceTimeout > 0
+                    ? stored.rebalanceTimeout : stored.sessionTimeout,
+                protocolType: metadata.protocolType,
+                protocols: [.init(name: metadata.protocolName ?? "", metadata: stored.subscription)],
+                assignment: stored.assignment, lastHeartbeatMilliseconds: now)
         }
         for member in members {
             if let instance = member.groupInstanceId { staticMembers[instance] = member.memberId }
@@ -547,7 +590,6 @@ struct ClassicGroup: Equatable, Sendable {
         if leaderId == nil || member(leaderId!) == nil { leaderId = members.first?.memberId }
         state = .stable
     }
-
 
     /// Marks the group Dead (DeleteGroups, or every offset expired). Precondition: no members.
     mutating func markDead(now: Int64) {

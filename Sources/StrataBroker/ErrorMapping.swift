@@ -8,7 +8,7 @@ enum ErrorMapping {
     static func code(for error: StorageError) -> KafkaErrorCode {
         switch error {
         case .io: return .kafkaStorageError
-        case let .invalidBatch(_, reason): return code(for: reason)
+        case .invalidBatch(_, let reason): return code(for: reason)
         case .batchTooLarge: return .messageTooLarge
         case .invalidRecord: return .invalidRecord
         case .offsetOutOfRange: return .offsetOutOfRange

@@ -45,7 +45,7 @@ final class FetchWaiters: Sendable {
         func wake() {
             let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
                 switch state {
-                case let .waiting(continuation):
+                case .waiting(let continuation):
                     state = .idle
                     return continuation
                 case .idle, .notified:

@@ -11,13 +11,18 @@ extension GroupCoordinator {
     /// only once they are durable (acks=all).
     func commitOffsets(_ request: OffsetCommitRequest) async -> OffsetCommitResponse {
         func answer(_ code: (TopicPartition, String?) -> KafkaErrorCode) -> OffsetCommitResponse {
-            OffsetCommitResponse(topics: request.topics.map { topic in
-                TopicPartitions(name: topic.name, partitions: topic.partitions.map { partition in
-                    .init(partitionIndex: partition.partitionIndex,
-                          errorCode: code(TopicPartition(topic.name, partition.partitionIndex),
-                                          partition.committedMetadata))
+            OffsetCommitResponse(
+                topics: request.topics.map { topic in
+                    TopicPartitions(
+                        name: topic.name,
+                        partitions: topic.partitions.map { partition in
+                            .init(
+                                partitionIndex: partition.partitionIndex,
+                                errorCode: code(
+                                    TopicPartition(topic.name, partition.partitionIndex),
+                                    partition.committedMetadata))
+                        })
                 })
-            })
         }
         guard !request.groupId.isEmpty else { return answer { _, _ in .invalidGroupId } }
         let shard = shard(for: request.groupId)
@@ -32,40 +37,50 @@ extension GroupCoordinator {
             } else {
                 return .failure(.init(code: .illegalGeneration))
             }
-            let code = group.validateOffsetCommit(generationId: request.generationIdOrMemberEpoch,
-                                                  memberId: request.memberId, groupInstanceId: request.groupInstanceId)
+            let code = group.validateOffsetCommit(
+                generationId: request.generationIdOrMemberEpoch,
+                memberId: request.memberId, groupInstanceId: request.groupInstanceId)
             guard code == .noError else { return .failure(.init(code: code)) }
             let expire = request.retentionTimeMs >= 0 ? now + request.retentionTimeMs : nil
             var commits: [(TopicPartition, CommittedOffset)] = []
             for topic in request.topics {
                 for partition in topic.partitions
                 where (partition.committedMetadata?.utf8.count ?? 0) <= config.offsetMetadataBytesMax {
-                    commits.append((TopicPartition(topic.name, partition.partitionIndex), CommittedOffset(
-                        offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
-                        metadata: partition.committedMetadata ?? "", commitTimestamp: now, expireTimestamp: expire)))
+                    commits.append(
+                        (
+                            TopicPartition(topic.name, partition.partitionIndex),
+                            CommittedOffset(
+                                offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
+                                metadata: partition.committedMetadata ?? "", commitTimestamp: now,
+                                expireTimestamp: expire)
+                        ))
                 }
             }
             guard !commits.isEmpty else { return .success(nil) }
             let entries = commits.map { OffsetsTopic.offsetCommit(group: request.groupId, partition: $0.0, $0.1) }
             switch append(entries, partition: shard.partition) {
-            case let .success(durable):
+            case .success(let durable):
                 group.applyCommittedOffsets(commits)
                 state.groups[request.groupId] = group
                 return .success(durable)
-            case let .failure(failure):
+            case .failure(let failure):
                 return .failure(failure)
             }
         }
         var failure: KafkaErrorCode?
         switch outcome {
-        case let .failure(rejected):
+        case .failure(let rejected):
             failure = rejected.code
-        case let .success(durable?):
+        case .success(let durable?):
             do throws(StorageError) {
                 try await durable.0.flush(through: durable.1)
             } catch {
-                logger.error("offset commit not durable", metadata: ["group": "\(request.groupId)",
-                                                                     "error": "\(error)"])
+                logger.error(
+                    "offset commit not durable",
+                    metadata: [
+                        "group": "\(request.groupId)",
+                        "error": "\(error)",
+                    ])
                 failure = ErrorMapping.coordinatorCode(for: error)
             }
         case .success(nil):
@@ -82,23 +97,30 @@ extension GroupCoordinator {
         shard(for: request.groupId).state.withLock { state in
             let offsets = state.groups[request.groupId]?.offsets ?? [:]
             let code = state.unavailable
-            let requested: [TopicPartitions<Int32>] = request.topics ?? Dictionary(
-                grouping: offsets.keys, by: \.topic
-            ).map { TopicPartitions(name: $0.key, partitions: $0.value.map(\.partition).sorted()) }
+            let requested: [TopicPartitions<Int32>] =
+                request.topics
+                ?? Dictionary(
+                    grouping: offsets.keys, by: \.topic
+                ).map { TopicPartitions(name: $0.key, partitions: $0.value.map(\.partition).sorted()) }
                 .sorted { $0.name < $1.name }
             let topics = requested.map { topic in
-                TopicPartitions(name: topic.name, partitions: topic.partitions.map { index in
-                    guard code == nil, let committed = offsets[TopicPartition(topic.name, index)] else {
-                        return OffsetFetchResponse.Partition(partitionIndex: index, committedOffset: -1,
-                                                             metadata: "", errorCode: code ?? .noError)
-                    }
-                    return OffsetFetchResponse.Partition(partitionIndex: index, committedOffset: committed.offset,
-                                                         committedLeaderEpoch: committed.leaderEpoch,
-                                                         metadata: committed.metadata)
-                })
+                TopicPartitions(
+                    name: topic.name,
+                    partitions: topic.partitions.map { index in
+                        guard code == nil, let committed = offsets[TopicPartition(topic.name, index)] else {
+                            return OffsetFetchResponse.Partition(
+                                partitionIndex: index, committedOffset: -1,
+                                metadata: "", errorCode: code ?? .noError)
+                        }
+                        return OffsetFetchResponse.Partition(
+                            partitionIndex: index, committedOffset: committed.offset,
+                            committedLeaderEpoch: committed.leaderEpoch,
+                            metadata: committed.metadata)
+                    })
             }
-            return OffsetFetchResponse(topics: code == nil ? topics : (request.topics == nil ? [] : topics),
-                                       errorCode: code ?? .noError)
+            return OffsetFetchResponse(
+                topics: code == nil ? topics : (request.topics == nil ? [] : topics),
+                errorCode: code ?? .noError)
         }
     }
 
@@ -109,9 +131,12 @@ extension GroupCoordinator {
         var groups: [ListGroupsResponse.ListedGroup] = []
         for shard in shards {
             let (code, listed) = shard.state.withLock { state in
-                (state.unavailable, state.groups.values.map {
-                    ListGroupsResponse.ListedGroup(groupId: $0.groupId, protocolType: $0.protocolType ?? "")
-                })
+                (
+                    state.unavailable,
+                    state.groups.values.map {
+                        ListGroupsResponse.ListedGroup(groupId: $0.groupId, protocolType: $0.protocolType ?? "")
+                    }
+                )
             }
             if let code { return ListGroupsResponse(errorCode: code, groups: []) }
             groups += listed
@@ -121,17 +146,20 @@ extension GroupCoordinator {
 
     /// DescribeGroups: unknown groups are reported Dead with no error (as Kafka's classic groups).
     func describeGroups(_ groupIds: [String]) -> DescribeGroupsResponse {
-        DescribeGroupsResponse(groups: groupIds.map { groupId in
-            shard(for: groupId).state.withLock { state in
-                if let code = state.unavailable {
-                    return .init(errorCode: code, groupId: groupId, groupState: "", protocolType: "",
-                                 protocolData: "", members: [])
+        DescribeGroupsResponse(
+            groups: groupIds.map { groupId in
+                shard(for: groupId).state.withLock { state in
+                    if let code = state.unavailable {
+                        return .init(
+                            errorCode: code, groupId: groupId, groupState: "", protocolType: "",
+                            protocolData: "", members: [])
+                    }
+                    return state.groups[groupId]?.describe()
+                        ?? .init(
+                            groupId: groupId, groupState: ClassicGroup.State.dead.rawValue, protocolType: "",
+                            protocolData: "", members: [])
                 }
-                return state.groups[groupId]?.describe()
-                    ?? .init(groupId: groupId, groupState: ClassicGroup.State.dead.rawValue, protocolType: "",
-                             protocolData: "", members: [])
-            }
-        })
+            })
     }
 
     /// DeleteGroups: only groups without members; writes tombstones for their offsets and metadata.
@@ -146,8 +174,12 @@ extension GroupCoordinator {
                 guard group.state == .empty && group.hasNoMembers else {
                     return .failure(.init(code: .nonEmptyGroup))
                 }
-                let entries = group.offsets.keys.sorted().map { OffsetsTopic.offsetTombstone(group: groupId,
-                                                                                            partition: $0) }
+                let entries =
+                    group.offsets.keys.sorted().map {
+                        OffsetsTopic.offsetTombstone(
+                            group: groupId,
+                            partition: $0)
+                    }
                     + [OffsetsTopic.groupTombstone(group: groupId)]
                 let appended = append(entries, partition: shard.partition)
                 if case .success = appended {
@@ -158,9 +190,9 @@ extension GroupCoordinator {
             }
             var code = KafkaErrorCode.noError
             switch outcome {
-            case let .failure(failure):
+            case .failure(let failure):
                 code = failure.code
-            case let .success((log, through)):
+            case .success((let log, let through)):
                 do throws(StorageError) { try await log.flush(through: through) } catch {
                     code = ErrorMapping.coordinatorCode(for: error)
                 }
@@ -182,8 +214,9 @@ extension GroupCoordinator {
                 var entries: [OffsetsTopic.Entry] = []
                 for groupId in state.groups.keys.sorted() {
                     guard var group = state.groups[groupId] else { continue }
-                    let expired = group.expiredOffsets(now: now,
-                                                       retentionMilliseconds: config.offsetsRetentionMilliseconds)
+                    let expired = group.expiredOffsets(
+                        now: now,
+                        retentionMilliseconds: config.offsetsRetentionMilliseconds)
                     guard !expired.isEmpty || group.isDeletable else { continue }
                     entries += expired.map { OffsetsTopic.offsetTombstone(group: groupId, partition: $0) }
                     removed += expired.count
@@ -196,7 +229,7 @@ extension GroupCoordinator {
                         state.groups[groupId] = group
                     }
                 }
-                guard !entries.isEmpty, case let .success(durable) = append(entries, partition: shard.partition)
+                guard !entries.isEmpty, case .success(let durable) = append(entries, partition: shard.partition)
                 else { return nil }
                 return durable
             }
@@ -257,29 +290,40 @@ extension GroupCoordinator {
                             do throws(ProtocolError) {
                                 try OffsetsTopic.replay(key: key, value: record.value, into: &loaded)
                             } catch {
-                                logger.error("skipping undecodable offsets record", metadata: [
-                                    "partition": "\(shard.partition)", "offset": "\(record.offset)",
-                                    "error": "\(error)"])
+                                logger.error(
+                                    "skipping undecodable offsets record",
+                                    metadata: [
+                                        "partition": "\(shard.partition)", "offset": "\(record.offset)",
+                                        "error": "\(error)",
+                                    ])
                             }
                         }
                     }
                 }
             } catch {
-                logger.error("offsets partition replay stopped early", metadata: [
-                    "partition": "\(shard.partition)", "offset": "\(offset)", "error": "\(error)"])
+                logger.error(
+                    "offsets partition replay stopped early",
+                    metadata: [
+                        "partition": "\(shard.partition)", "offset": "\(offset)", "error": "\(error)",
+                    ])
             }
         }
         let groups = loaded.filter { $0.value.metadata != nil || !$0.value.offsets.isEmpty }
         shard.state.withLock { state in
             for (groupId, found) in groups {
-                state.groups[groupId] = ClassicGroup(groupId: groupId, config: config, loaded: found.metadata,
-                                                     offsets: found.offsets, now: now)
+                state.groups[groupId] = ClassicGroup(
+                    groupId: groupId, config: config, loaded: found.metadata,
+                    offsets: found.offsets, now: now)
             }
             state.isLoaded = true
         }
         if records > 0 {
-            logger.info("loaded consumer groups", metadata: ["partition": "\(shard.partition)",
-                                                             "records": "\(records)", "groups": "\(groups.count)"])
+            logger.info(
+                "loaded consumer groups",
+                metadata: [
+                    "partition": "\(shard.partition)",
+                    "records": "\(records)", "groups": "\(groups.count)",
+                ])
         }
         // Loaded Stable members must heartbeat within their session timeout: arm their timers.
         let completions = shard.state.withLock { state in

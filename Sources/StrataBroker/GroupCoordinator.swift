@@ -97,25 +97,37 @@ public final class GroupCoordinator: Sendable {
     // MARK: Membership
 
     /// JoinGroup: answered when the join phase completes (or at once for errors and MEMBER_ID_REQUIRED).
-    func join(_ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String) async
-        -> JoinGroupResponse {
+    func join(
+        _ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String
+    ) async
+        -> JoinGroupResponse
+    {
         let shard = shard(for: request.groupId)
         let held = nextHeld()
         let prefix = clientId.isEmpty ? "member" : clientId
-        let context = ClassicGroup.JoinContext(held: held, version: version, clientId: clientId, clientHost: clientHost,
-                                               newMemberId: "\(prefix)-\(UUID().uuidString.lowercased())", now: 0)
+        let context = ClassicGroup.JoinContext(
+            held: held, version: version, clientId: clientId, clientHost: clientHost,
+            newMemberId: "\(prefix)-\(UUID().uuidString.lowercased())", now: 0)
         return await withCheckedContinuation { (continuation: CheckedContinuation<JoinGroupResponse, Never>) in
             let completion = shard.state.withLock { state -> Completion in
                 if let code = state.unavailable {
                     var completion = Completion()
-                    completion.joins.append((continuation, JoinGroupResponse(
-                        errorCode: code, generationId: -1, protocolName: "", leader: "", memberId: request.memberId)))
+                    completion.joins.append(
+                        (
+                            continuation,
+                            JoinGroupResponse(
+                                errorCode: code, generationId: -1, protocolName: "", leader: "",
+                                memberId: request.memberId)
+                        ))
                     return completion
                 }
                 state.heldJoins[held] = continuation
                 let now = clock.nowMilliseconds()
-                var group = state.groups[request.groupId] ?? ClassicGroup(groupId: request.groupId, config: config,
-                                                                         now: now)
+                var group =
+                    state.groups[request.groupId]
+                    ?? ClassicGroup(
+                        groupId: request.groupId, config: config,
+                        now: now)
                 var joinContext = context
                 joinContext.now = now
                 let actions = group.join(request, joinContext)
@@ -134,8 +146,13 @@ public final class GroupCoordinator: Sendable {
                 var group = state.groups[request.groupId]
                 if let code = state.unavailable ?? (group == nil ? .unknownMemberId : nil) {
                     var completion = Completion()
-                    completion.syncs.append((continuation, SyncGroupResponse(errorCode: code,
-                                                                             assignment: ByteBuffer())))
+                    completion.syncs.append(
+                        (
+                            continuation,
+                            SyncGroupResponse(
+                                errorCode: code,
+                                assignment: ByteBuffer())
+                        ))
                     return completion
                 }
                 state.heldSyncs[held] = continuation
@@ -157,14 +174,23 @@ public final class GroupCoordinator: Sendable {
     }
 
     /// LeaveGroup: one result per leaving member (v3+), and the request-level error.
-    func leave(groupId: String, members: [LeaveGroupRequest.MemberIdentity])
-        -> (KafkaErrorCode, [LeaveGroupResponse.MemberResponse]) {
+    func leave(
+        groupId: String, members: [LeaveGroupRequest.MemberIdentity]
+    )
+        -> (KafkaErrorCode, [LeaveGroupResponse.MemberResponse])
+    {
         let shard = shard(for: groupId)
         let (code, results, completion) = shard.state.withLock { state in
             let identities = members
             func all(_ code: KafkaErrorCode) -> (KafkaErrorCode, [LeaveGroupResponse.MemberResponse], Completion?) {
-                (code, identities.map { .init(memberId: $0.memberId, groupInstanceId: $0.groupInstanceId,
-                                              errorCode: code) }, nil)
+                (
+                    code,
+                    identities.map {
+                        .init(
+                            memberId: $0.memberId, groupInstanceId: $0.groupInstanceId,
+                            errorCode: code)
+                    }, nil
+                )
             }
             if let code = state.unavailable { return all(code) }
             guard var group = state.groups[groupId] else { return all(.unknownMemberId) }
@@ -173,8 +199,9 @@ public final class GroupCoordinator: Sendable {
             let results = identities.map { identity in
                 LeaveGroupResponse.MemberResponse(
                     memberId: identity.memberId, groupInstanceId: identity.groupInstanceId,
-                    errorCode: group.leave(memberId: identity.memberId, instance: identity.groupInstanceId,
-                                           now: now, &actions))
+                    errorCode: group.leave(
+                        memberId: identity.memberId, instance: identity.groupInstanceId,
+                        now: now, &actions))
             }
             return (KafkaErrorCode.noError, results, commit(group, actions, shard: shard, &state))
         }
@@ -186,14 +213,20 @@ public final class GroupCoordinator: Sendable {
 
     /// Stores `group` (dropping Dead and never-used ones), performs `actions` under the shard lock
     /// (answers are collected, records appended) and arms the group's timer.
-    func commit(_ group: ClassicGroup, _ actions: [GroupAction], shard: Shard, _ state: inout ShardState)
-        -> Completion {
+    func commit(
+        _ group: ClassicGroup, _ actions: [GroupAction], shard: Shard, _ state: inout ShardState
+    )
+        -> Completion
+    {
         let groupId = group.groupId
         let before = state.groups[groupId]
         if before?.state ?? .empty != group.state || before?.generationId ?? 0 != group.generationId {
-            logger.info("group changed", metadata: [
-                "group": "\(groupId)", "state": "\(group.state.rawValue)", "generation": "\(group.generationId)",
-                "members": "\(group.members.map(\.memberId))"])
+            logger.info(
+                "group changed",
+                metadata: [
+                    "group": "\(groupId)", "state": "\(group.state.rawValue)", "generation": "\(group.generationId)",
+                    "members": "\(group.members.map(\.memberId))",
+                ])
         }
         if group.state == .dead || (group.isDeletable && group.generationId == 0) {
             state.groups[groupId] = nil
@@ -204,30 +237,31 @@ public final class GroupCoordinator: Sendable {
         var entries: [OffsetsTopic.Entry] = []
         for action in actions {
             switch action {
-            case let .respondJoin(held, response):
+            case .respondJoin(let held, let response):
                 if let continuation = state.heldJoins.removeValue(forKey: held) {
                     completion.joins.append((continuation, response))
                 }
-            case let .respondSync(held, response):
+            case .respondSync(let held, let response):
                 if let continuation = state.heldSyncs.removeValue(forKey: held) {
                     completion.syncs.append((continuation, response))
                 }
-            case let .writeGroupMetadata(value):
+            case .writeGroupMetadata(let value):
                 entries.append(OffsetsTopic.groupMetadata(group: groupId, value))
             }
         }
         if !entries.isEmpty {
             switch append(entries, partition: shard.partition) {
-            case let .success(durable):
+            case .success(let durable):
                 completion.durable = durable
-            case let .failure(failure):
+            case .failure(let failure):
                 for index in completion.syncs.indices where completion.syncs[index].1.errorCode == .noError {
                     completion.syncs[index].1.errorCode = failure.code
                 }
             }
         }
         if let deadline = group.nextDeadline, group.state != .dead,
-           state.timers[groupId].map({ $0 > deadline }) ?? true {
+            state.timers[groupId].map({ $0 > deadline }) ?? true
+        {
             state.timers[groupId] = deadline
             completion.timer = (groupId, deadline)
         }
@@ -262,8 +296,11 @@ public final class GroupCoordinator: Sendable {
     }
 
     /// Appends one batch to the group's offsets partition; returns what to wait on for durability.
-    func append(_ entries: [OffsetsTopic.Entry], partition: Int32)
-        -> Result<(log: PartitionLog, through: Int64), CoordinatorFailure> {
+    func append(
+        _ entries: [OffsetsTopic.Entry], partition: Int32
+    )
+        -> Result<(log: PartitionLog, through: Int64), CoordinatorFailure>
+    {
         do throws(StorageError) {
             let log = try offsetsLog(partition)
             let batch: RecordBatch
@@ -275,8 +312,12 @@ public final class GroupCoordinator: Sendable {
             let info = try log.append(batch, leaderEpoch: Broker.leaderEpoch)
             return .success((log, info.lastOffset + 1))
         } catch {
-            logger.error("cannot append to \(OffsetsTopic.name)", metadata: ["partition": "\(partition)",
-                                                                             "error": "\(error)"])
+            logger.error(
+                "cannot append to \(OffsetsTopic.name)",
+                metadata: [
+                    "partition": "\(partition)",
+                    "error": "\(error)",
+                ])
             return .failure(CoordinatorFailure(code: ErrorMapping.coordinatorCode(for: error)))
         }
     }
@@ -296,10 +337,15 @@ public final class GroupCoordinator: Sendable {
     func ensureOffsetsTopic() throws(StorageError) {
         try topicCreation.withLock { (_) throws(StorageError) in
             guard logs.topic(OffsetsTopic.name) == nil else { return }
-            try logs.createTopic(OffsetsTopic.name, partitionCount: partitionCount,
-                                 configOverrides: OffsetsTopic.configOverrides)
-            logger.info("created the offsets topic", metadata: ["topic": "\(OffsetsTopic.name)",
-                                                                "partitions": "\(partitionCount)"])
+            try logs.createTopic(
+                OffsetsTopic.name, partitionCount: partitionCount,
+                configOverrides: OffsetsTopic.configOverrides)
+            logger.info(
+                "created the offsets topic",
+                metadata: [
+                    "topic": "\(OffsetsTopic.name)",
+                    "partitions": "\(partitionCount)",
+                ])
         }
     }
 
@@ -354,11 +400,17 @@ public final class GroupCoordinator: Sendable {
                 return (Array(state.heldJoins.values), Array(state.heldSyncs.values))
             }
             for join in joins {
-                join.resume(returning: JoinGroupResponse(errorCode: .notCoordinator, generationId: -1,
-                                                         protocolName: "", leader: "", memberId: ""))
+                join.resume(
+                    returning: JoinGroupResponse(
+                        errorCode: .notCoordinator, generationId: -1,
+                        protocolName: "", leader: "", memberId: ""))
             }
-            for sync in syncs { sync.resume(returning: SyncGroupResponse(errorCode: .notCoordinator,
-                                                                          assignment: ByteBuffer())) }
+            for sync in syncs {
+                sync.resume(
+                    returning: SyncGroupResponse(
+                        errorCode: .notCoordinator,
+                        assignment: ByteBuffer()))
+            }
         }
     }
 

@@ -25,7 +25,9 @@ public final class KafkaServer: Service, Sendable {
     /// Called once with the bound port (tests and the CLI print it).
     private let onBound: @Sendable (Int) -> Void
 
-    public init(broker: Broker, group: EventLoopGroup, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(
+        broker: Broker, group: EventLoopGroup, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.broker = broker
         self.group = group
         self.logger = logger
@@ -98,8 +100,8 @@ public final class KafkaServer: Service, Sendable {
                             let response: ByteBuffer?
                             switch answer {
                             case .none: response = nil
-                            case let .ready(buffer): response = buffer
-                            case let .pending(task): response = await task.value
+                            case .ready(let buffer): response = buffer
+                            case .pending(let task): response = await task.value
                             }
                             if let response {
                                 broker.metrics.bytesOut.increment(by: Int64(response.readableBytes))
@@ -116,8 +118,9 @@ public final class KafkaServer: Service, Sendable {
                         do throws(ProtocolError) {
                             answer = try await broker.begin(frame: frame, eventLoop: channel.eventLoop)
                         } catch {
-                            logger.warning("closing connection: bad request",
-                                           metadata: ["peer": "\(peer)", "error": "\(error)"])
+                            logger.warning(
+                                "closing connection: bad request",
+                                metadata: ["peer": "\(peer)", "error": "\(error)"])
                             break
                         }
                         pending.yield(answer)

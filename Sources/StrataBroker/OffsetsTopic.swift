@@ -41,24 +41,29 @@ enum OffsetsTopic {
     }
 
     static func offsetCommit(group: String, partition: TopicPartition, _ committed: CommittedOffset) -> Entry {
-        let key = GroupCoordinatorRecord.encode(key: .offsetCommit(
-            OffsetCommitKey(group: group, topic: partition.topic, partition: partition.partition), type: 1))
-        let fields = OffsetCommitValue(offset: committed.offset, leaderEpoch: committed.leaderEpoch,
-                                       metadata: committed.metadata, commitTimestamp: committed.commitTimestamp,
-                                       expireTimestamp: committed.expireTimestamp ?? -1)
+        let key = GroupCoordinatorRecord.encode(
+            key: .offsetCommit(
+                OffsetCommitKey(group: group, topic: partition.topic, partition: partition.partition), type: 1))
+        let fields = OffsetCommitValue(
+            offset: committed.offset, leaderEpoch: committed.leaderEpoch,
+            metadata: committed.metadata, commitTimestamp: committed.commitTimestamp,
+            expireTimestamp: committed.expireTimestamp ?? -1)
         let version: Int16 = committed.expireTimestamp == nil ? offsetCommitValueVersion : 1
         return Entry(key: key, value: GroupCoordinatorRecord.encode(value: .offsetCommit(fields, version: version)))
     }
 
     static func offsetTombstone(group: String, partition: TopicPartition) -> Entry {
-        Entry(key: GroupCoordinatorRecord.encode(key: .offsetCommit(
-            OffsetCommitKey(group: group, topic: partition.topic, partition: partition.partition), type: 1)),
-              value: nil)
+        Entry(
+            key: GroupCoordinatorRecord.encode(
+                key: .offsetCommit(
+                    OffsetCommitKey(group: group, topic: partition.topic, partition: partition.partition), type: 1)),
+            value: nil)
     }
 
     static func groupMetadata(group: String, _ value: GroupMetadataValue) -> Entry {
-        Entry(key: GroupCoordinatorRecord.encode(key: .groupMetadata(GroupMetadataKey(group: group))),
-              value: GroupCoordinatorRecord.encode(value: .groupMetadata(value, version: groupMetadataValueVersion)))
+        Entry(
+            key: GroupCoordinatorRecord.encode(key: .groupMetadata(GroupMetadataKey(group: group))),
+            value: GroupCoordinatorRecord.encode(value: .groupMetadata(value, version: groupMetadataValueVersion)))
     }
 
     static func groupTombstone(group: String) -> Entry {
@@ -67,9 +72,10 @@ enum OffsetsTopic {
 
     /// One uncompressed batch holding `entries` in order. Precondition: at least one entry.
     static func batch(_ entries: [Entry], timestamp: Int64) throws(RecordsError) -> RecordBatch {
-        var builder = RecordBatchBuilder(capacity: entries.reduce(64) {
-            $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + 16
-        })
+        var builder = RecordBatchBuilder(
+            capacity: entries.reduce(64) {
+                $0 + $1.key.readableBytes + ($1.value?.readableBytes ?? 0) + 16
+            })
         for entry in entries { builder.append(key: entry.key, value: entry.value, timestamp: timestamp) }
         return try RecordBatch(buffer: try builder.build())
     }
@@ -82,14 +88,19 @@ enum OffsetsTopic {
 
     /// Applies one record to the replay state (last write wins, a tombstone deletes). Records with
     /// key types this coordinator does not model (KIP-848 and later groups) are skipped.
-    static func replay(key: ByteBuffer, value: ByteBuffer?, into groups: inout [String: LoadedGroup])
-        throws(ProtocolError) {
+    static func replay(
+        key: ByteBuffer, value: ByteBuffer?, into groups: inout [String: LoadedGroup]
+    )
+        throws(ProtocolError)
+    {
         let decodedKey = try GroupCoordinatorRecord.decodeKey(key)
         switch decodedKey {
-        case let .offsetCommit(commitKey, _):
+        case .offsetCommit(let commitKey, _):
             let partition = TopicPartition(commitKey.topic, commitKey.partition)
-            guard case let .offsetCommit(fields, version)? = try GroupCoordinatorRecord.decodeValue(value,
-                                                                                                   key: decodedKey)
+            guard
+                case .offsetCommit(let fields, let version)? = try GroupCoordinatorRecord.decodeValue(
+                    value,
+                    key: decodedKey)
             else {
                 groups[commitKey.group]?.offsets[partition] = nil
                 return
@@ -98,8 +109,8 @@ enum OffsetsTopic {
                 offset: fields.offset, leaderEpoch: fields.leaderEpoch, metadata: fields.metadata,
                 commitTimestamp: fields.commitTimestamp,
                 expireTimestamp: version == 1 && fields.expireTimestamp >= 0 ? fields.expireTimestamp : nil)
-        case let .groupMetadata(groupKey):
-            guard case let .groupMetadata(fields, _)? = try GroupCoordinatorRecord.decodeValue(value, key: decodedKey)
+        case .groupMetadata(let groupKey):
+            guard case .groupMetadata(let fields, _)? = try GroupCoordinatorRecord.decodeValue(value, key: decodedKey)
             else {
                 groups[groupKey.group]?.metadata = nil
                 return

@@ -58,8 +58,10 @@ final class ProducerStateTable: Sendable {
     }
 
     /// Decides what to do with a batch from `producerId`/`epoch` with sequences `first...last`.
-    func check(partition: TopicPartition, producerId: Int64, epoch: Int16, firstSequence: Int32,
-               lastSequence: Int32) -> Check {
+    func check(
+        partition: TopicPartition, producerId: Int64, epoch: Int16, firstSequence: Int32,
+        lastSequence: Int32
+    ) -> Check {
         entries.withLock { entries in
             let key = Key(partition: partition, producerId: producerId)
             guard let entry = entries[key] else {

@@ -63,8 +63,9 @@ actor Accumulator {
                 await self?.lingerExpired(key, generation: scheduled)
             }
         }
-        open[key]!.builder.append(key: record.key, value: record.value, headers: record.headers,
-                                  timestamp: record.timestamp)
+        open[key]!.builder.append(
+            key: record.key, value: record.value, headers: record.headers,
+            timestamp: record.timestamp)
         open[key]!.waiters.append(continuation)
         open[key]!.bytes += record.sizeEstimate
         bufferedBytes += record.sizeEstimate
@@ -106,12 +107,17 @@ actor Accumulator {
         }
     }
 
-    private static func ship(_ builder: RecordBatchBuilder, to key: Key, acks: Int16, cluster: Cluster)
-        async throws -> Int64 {
+    private static func ship(
+        _ builder: RecordBatchBuilder, to key: Key, acks: Int16, cluster: Cluster
+    )
+        async throws -> Int64
+    {
         let records = try builder.build()
-        let request = ProduceRequest(acks: acks, timeoutMs: 30_000, topics: [
-            TopicPartitions(name: key.topic, partitions: [.init(index: key.partition, records: records)]),
-        ])
+        let request = ProduceRequest(
+            acks: acks, timeoutMs: 30_000,
+            topics: [
+                TopicPartitions(name: key.topic, partitions: [.init(index: key.partition, records: records)])
+            ])
         let connection = try await cluster.leader(key.topic, key.partition)
         if acks == 0 {
             try await connection.sendWithoutResponse(request)
@@ -130,15 +136,19 @@ actor Accumulator {
         return answer.baseOffset
     }
 
-    private func completed(_ key: Key, waiters: [CheckedContinuation<RecordMetadata, Error>?], bytes: Int,
-                           outcome: Result<Int64, Error>) {
+    private func completed(
+        _ key: Key, waiters: [CheckedContinuation<RecordMetadata, Error>?], bytes: Int,
+        outcome: Result<Int64, Error>
+    ) {
         switch outcome {
-        case let .success(base):
+        case .success(let base):
             for (index, waiter) in waiters.enumerated() {
-                waiter?.resume(returning: RecordMetadata(topic: key.topic, partition: key.partition,
-                                                         offset: base < 0 ? -1 : base + Int64(index)))
+                waiter?.resume(
+                    returning: RecordMetadata(
+                        topic: key.topic, partition: key.partition,
+                        offset: base < 0 ? -1 : base + Int64(index)))
             }
-        case let .failure(error):
+        case .failure(let error):
             if firstFailure == nil { firstFailure = error }
             for waiter in waiters { waiter?.resume(throwing: error) }
         }

@@ -26,8 +26,10 @@ public final class BrokerConnection: Sendable {
     }
 
     /// Connects and negotiates API versions (ApiVersions v0, understood by every broker).
-    public static func connect(host: String, port: Int, group: EventLoopGroup, clientId: String = "strata-swift",
-                               frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault) async throws -> BrokerConnection {
+    public static func connect(
+        host: String, port: Int, group: EventLoopGroup, clientId: String = "strata-swift",
+        frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault
+    ) async throws -> BrokerConnection {
         let address = "\(host):\(port)"
         let channel: Channel
         do {
@@ -45,8 +47,9 @@ public final class BrokerConnection: Sendable {
         } catch {
             throw ClientError.connectionFailed(broker: address, reason: "\(error)")
         }
-        let probe = BrokerConnection(address: address, channel: channel, versions: [.apiVersions: 0...0],
-                                     clientId: clientId)
+        let probe = BrokerConnection(
+            address: address, channel: channel, versions: [.apiVersions: 0...0],
+            clientId: clientId)
         let answer = try await probe.send(ApiVersionsRequest())
         guard answer.errorCode == .noError else {
             channel.close(promise: nil)
@@ -76,9 +79,10 @@ public final class BrokerConnection: Sendable {
         let correlationId = correlationIds.next()
         request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let pending = ResponseRouter.Pending(frame: frame, correlationId: correlationId,
-                                             responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
-                                             promise: promise)
+        let pending = ResponseRouter.Pending(
+            frame: frame, correlationId: correlationId,
+            responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
+            promise: promise)
         channel.writeAndFlush(pending, promise: nil)
         var body = try await promise.futureResult.get()
         do {
@@ -140,14 +144,17 @@ final class ResponseRouter: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var frame = unwrapInboundIn(data)
         guard let next = outstanding.popFirst() else {
-            fail(context, ClientError.protocolViolation(broker: address, reason: "response with no request outstanding"))
+            fail(
+                context, ClientError.protocolViolation(broker: address, reason: "response with no request outstanding"))
             return
         }
         do {
             let header = try ResponseHeader(from: &frame, version: next.responseHeaderVersion)
             guard header.correlationId == next.correlationId else {
-                next.promise?.fail(ClientError.protocolViolation(
-                    broker: address, reason: "correlation id \(header.correlationId), expected \(next.correlationId)"))
+                next.promise?.fail(
+                    ClientError.protocolViolation(
+                        broker: address,
+                        reason: "correlation id \(header.correlationId), expected \(next.correlationId)"))
                 fail(context, ClientError.connectionClosed(broker: address))
                 return
             }

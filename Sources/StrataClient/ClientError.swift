@@ -21,23 +21,26 @@ public enum ClientError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .noBrokerAvailable(tried): return "no broker available (tried \(tried.joined(separator: ", ")))"
-        case let .connectionFailed(broker, reason): return "cannot connect to \(broker): \(reason)"
-        case let .connectionClosed(broker): return "connection to \(broker) closed with requests outstanding"
-        case let .unsupportedApi(broker, api): return "\(broker) supports no version of \(api) this client speaks"
-        case let .protocolViolation(broker, reason): return "protocol violation from \(broker): \(reason)"
-        case let .broker(api, topic, partition, code, name):
+        case .noBrokerAvailable(let tried): return "no broker available (tried \(tried.joined(separator: ", ")))"
+        case .connectionFailed(let broker, let reason): return "cannot connect to \(broker): \(reason)"
+        case .connectionClosed(let broker): return "connection to \(broker) closed with requests outstanding"
+        case .unsupportedApi(let broker, let api): return "\(broker) supports no version of \(api) this client speaks"
+        case .protocolViolation(let broker, let reason): return "protocol violation from \(broker): \(reason)"
+        case .broker(let api, let topic, let partition, let code, let name):
             let place = topic.map { " for \($0)" + (partition.map { "-\($0)" } ?? "") } ?? ""
             return "\(api)\(place) failed: \(name) (\(code))"
-        case let .unknownTopic(topic): return "unknown topic \(topic)"
-        case let .timedOut(api, milliseconds): return "\(api) timed out after \(milliseconds) ms"
+        case .unknownTopic(let topic): return "unknown topic \(topic)"
+        case .timedOut(let api, let milliseconds): return "\(api) timed out after \(milliseconds) ms"
         case .closed: return "the client is closed"
-        case let .invalidArgument(reason): return "invalid argument: \(reason)"
+        case .invalidArgument(let reason): return "invalid argument: \(reason)"
         }
     }
 
-    static func broker(_ api: ApiKey, _ code: KafkaErrorCode, topic: String? = nil, partition: Int32? = nil)
-        -> ClientError {
+    static func broker(
+        _ api: ApiKey, _ code: KafkaErrorCode, topic: String? = nil, partition: Int32? = nil
+    )
+        -> ClientError
+    {
         .broker(api: "\(api)", topic: topic, partition: partition, code: code.rawValue, name: "\(code)")
     }
 }

@@ -40,8 +40,10 @@ actor Cluster {
         var tried: [String] = []
         for (host, port) in bootstrap {
             tried.append("\(host):\(port)")
-            if let connection = try? await BrokerConnection.connect(host: host, port: port, group: group,
-                                                                    clientId: clientId) {
+            if let connection = try? await BrokerConnection.connect(
+                host: host, port: port, group: group,
+                clientId: clientId)
+            {
                 bootstrapConnection = connection
                 return connection
             }
@@ -56,8 +58,10 @@ actor Cluster {
         for broker in response.brokers { brokers[broker.nodeId] = (broker.host, Int(broker.port)) }
         for topic in response.topics {
             if topic.errorCode == .noError {
-                topics[topic.name] = topic.partitions.map { PartitionInfo(partition: $0.partitionIndex, leader: $0.leaderId) }
-                    .sorted { $0.partition < $1.partition }
+                topics[topic.name] = topic.partitions.map {
+                    PartitionInfo(partition: $0.partitionIndex, leader: $0.leaderId)
+                }
+                .sorted { $0.partition < $1.partition }
             } else {
                 topics[topic.name] = nil
             }
@@ -95,8 +99,9 @@ actor Cluster {
     }
 
     private func connect(_ node: Int32, _ address: (host: String, port: Int)) async throws -> BrokerConnection {
-        let connection = try await BrokerConnection.connect(host: address.host, port: address.port, group: group,
-                                                            clientId: clientId)
+        let connection = try await BrokerConnection.connect(
+            host: address.host, port: address.port, group: group,
+            clientId: clientId)
         connections[node] = connection
         return connection
     }

@@ -54,8 +54,11 @@ public final class StrataConsumer: Sendable {
     private let group: EventLoopGroup
     private let ownsGroup: Bool
 
-    public init(bootstrap: [String], config: ConsumerConfig = ConsumerConfig(), group: EventLoopGroup? = nil)
-        async throws {
+    public init(
+        bootstrap: [String], config: ConsumerConfig = ConsumerConfig(), group: EventLoopGroup? = nil
+    )
+        async throws
+    {
         self.config = config
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
@@ -87,10 +90,13 @@ public final class StrataConsumer: Sendable {
     func listOffset(topic: String, partition: Int32, timestamp: Int64) async throws -> Int64 {
         let connection = try await cluster.leader(topic, partition)
         var request = ListOffsetsRequest()
-        request.topics = [TopicPartitions(name: topic, partitions: [.init(partitionIndex: partition, timestamp: timestamp)])]
+        request.topics = [
+            TopicPartitions(name: topic, partitions: [.init(partitionIndex: partition, timestamp: timestamp)])
+        ]
         let response = try await connection.send(request)
         guard let answer = response.topics.first?.partitions.first else {
-            throw ClientError.protocolViolation(broker: connection.address, reason: "ListOffsets answer without partition")
+            throw ClientError.protocolViolation(
+                broker: connection.address, reason: "ListOffsets answer without partition")
         }
         guard answer.errorCode == .noError else {
             throw ClientError.broker(.listOffsets, answer.errorCode, topic: topic, partition: partition)
@@ -102,8 +108,8 @@ public final class StrataConsumer: Sendable {
         switch start {
         case .earliest: return try await listOffset(topic: topic, partition: partition, timestamp: -2)
         case .latest: return try await listOffset(topic: topic, partition: partition, timestamp: -1)
-        case let .offset(offset): return offset
-        case let .timestamp(time):
+        case .offset(let offset): return offset
+        case .timestamp(let time):
             let found = try await listOffset(topic: topic, partition: partition, timestamp: time)
             return found >= 0 ? found : try await listOffset(topic: topic, partition: partition, timestamp: -1)
         }
@@ -153,8 +159,10 @@ public final class StrataConsumer: Sendable {
         guard !assigned.isEmpty else { throw ClientError.invalidArgument("no partitions assigned") }
         var byTopic: [String: [FetchRequest.Partition]] = [:]
         for (key, offset) in assigned {
-            byTopic[key.topic, default: []].append(.init(partition: key.partition, fetchOffset: offset,
-                                                         partitionMaxBytes: config.partitionFetchMaxBytes))
+            byTopic[key.topic, default: []].append(
+                .init(
+                    partition: key.partition, fetchOffset: offset,
+                    partitionMaxBytes: config.partitionFetchMaxBytes))
         }
         // Single-leader fast path is the common case; group by leader connection.
         var requests: [ObjectIdentifier: (BrokerConnection, [TopicPartitions<FetchRequest.Partition>])] = [:]
@@ -173,8 +181,9 @@ public final class StrataConsumer: Sendable {
         }
         var result: [ConsumerRecord] = []
         for (connection, topics) in requests.values {
-            let request = FetchRequest(maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
-                                       maxBytes: config.fetchMaxBytes, topics: topics)
+            let request = FetchRequest(
+                maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
+                maxBytes: config.fetchMaxBytes, topics: topics)
             let response = try await connection.send(request)
             for topic in response.responses {
                 for partition in topic.partitions {
@@ -185,16 +194,20 @@ public final class StrataConsumer: Sendable {
         return result
     }
 
-    private func absorb(_ topic: String, _ data: FetchResponse.PartitionData, into result: inout [ConsumerRecord])
-        async throws {
+    private func absorb(
+        _ topic: String, _ data: FetchResponse.PartitionData, into result: inout [ConsumerRecord]
+    )
+        async throws
+    {
         let partition = data.partitionIndex
         guard let position = await positions.get(topic, partition) else { return }
         switch data.errorCode {
         case .noError:
             break
         case .offsetOutOfRange:
-            let reset = try await listOffset(topic: topic, partition: partition,
-                                             timestamp: config.resetToEarliest ? -2 : -1)
+            let reset = try await listOffset(
+                topic: topic, partition: partition,
+                timestamp: config.resetToEarliest ? -2 : -1)
             await positions.set(topic, partition, reset)
             return
         case .notLeaderOrFollower, .unknownTopicOrPartition, .leaderNotAvailable:
@@ -217,9 +230,11 @@ public final class StrataConsumer: Sendable {
                 var records = try batch.makeRecordIterator()
                 while let record = try records.next() {
                     guard record.offset >= position else { continue }
-                    result.append(ConsumerRecord(topic: topic, partition: partition, offset: record.offset,
-                                                 timestamp: record.timestamp, key: record.key, value: record.value,
-                                                 headers: Array(record.headers)))
+                    result.append(
+                        ConsumerRecord(
+                            topic: topic, partition: partition, offset: record.offset,
+                            timestamp: record.timestamp, key: record.key, value: record.value,
+                            headers: Array(record.headers)))
                 }
                 next = max(next, header.nextOffset)
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -45,8 +46,11 @@ public final class StrataProducer: Sendable {
     private let ownsGroup: Bool
 
     /// Connects to one of `bootstrap` (`host:port`).
-    public init(bootstrap: [String], config: ProducerConfig = ProducerConfig(), group: EventLoopGroup? = nil)
-        async throws {
+    public init(
+        bootstrap: [String], config: ProducerConfig = ProducerConfig(), group: EventLoopGroup? = nil
+    )
+        async throws
+    {
         self.config = config
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
@@ -57,10 +61,13 @@ public final class StrataProducer: Sendable {
 
     /// Sends one record and waits until the broker acknowledged it (per `acks`).
     @discardableResult
-    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
-                     partition: Int32? = nil, timestamp: Int64? = nil) async throws -> RecordMetadata {
-        let record = try await prepare(topic: topic, key: key, value: value, headers: headers, partition: partition,
-                                       timestamp: timestamp)
+    public func send(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
+        partition: Int32? = nil, timestamp: Int64? = nil
+    ) async throws -> RecordMetadata {
+        let record = try await prepare(
+            topic: topic, key: key, value: value, headers: headers, partition: partition,
+            timestamp: timestamp)
         return try await withCheckedThrowingContinuation { continuation in
             Task { await accumulator.append(record, continuation: continuation) }
         }
@@ -68,10 +75,13 @@ public final class StrataProducer: Sendable {
 
     /// Buffers one record and returns at once (waiting only while `buffer.memory` is full); a
     /// failure is reported by the next `flush()`.
-    public func enqueue(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
-                        partition: Int32? = nil, timestamp: Int64? = nil) async throws {
-        let record = try await prepare(topic: topic, key: key, value: value, headers: headers, partition: partition,
-                                       timestamp: timestamp)
+    public func enqueue(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
+        partition: Int32? = nil, timestamp: Int64? = nil
+    ) async throws {
+        let record = try await prepare(
+            topic: topic, key: key, value: value, headers: headers, partition: partition,
+            timestamp: timestamp)
         await accumulator.append(record, continuation: nil)
     }
 
@@ -88,8 +98,10 @@ public final class StrataProducer: Sendable {
         await cluster.close()
     }
 
-    private func prepare(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
-                         timestamp: Int64?) async throws -> Accumulator.Record {
+    private func prepare(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
+        timestamp: Int64?
+    ) async throws -> Accumulator.Record {
         let partitions = try await cluster.partitions(of: topic)
         let target: Int32?
         if let partition {
@@ -101,9 +113,8 @@ public final class StrataProducer: Sendable {
             target = config.partitioner.partition(for: key, count: Int32(partitions.count))
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        return Accumulator.Record(topic: topic, partition: target, partitionCount: Int32(partitions.count), key: key,
-                                  value: value, headers: headers, timestamp: timestamp ?? now)
+        return Accumulator.Record(
+            topic: topic, partition: target, partitionCount: Int32(partitions.count), key: key,
+            value: value, headers: headers, timestamp: timestamp ?? now)
     }
 }
-
-import Foundation

@@ -24,8 +24,9 @@ public struct ApiVersionsTable: Sendable, Equatable {
     /// The successful ApiVersions answer, entries sorted by api key.
     public func apiVersionsResponse(throttleTimeMs: Int32 = 0) -> ApiVersionsResponse {
         let entries = ranges.sorted { $0.key.rawValue < $1.key.rawValue }.map { key, range in
-            ApiVersionsResponse.ApiVersion(apiKey: key.rawValue, minVersion: range.lowerBound,
-                                           maxVersion: range.upperBound)
+            ApiVersionsResponse.ApiVersion(
+                apiKey: key.rawValue, minVersion: range.lowerBound,
+                maxVersion: range.upperBound)
         }
         return ApiVersionsResponse(errorCode: .noError, apiKeys: entries, throttleTimeMs: throttleTimeMs)
     }
@@ -34,8 +35,9 @@ public struct ApiVersionsTable: Sendable, Equatable {
     /// only the ApiVersions range, to be encoded **at version 0** with response header v0 (reference §1.5).
     public var unsupportedApiVersionsResponse: ApiVersionsResponse {
         let range = ranges[.apiVersions] ?? ApiKey.apiVersions.advertisedVersions
-        let entry = ApiVersionsResponse.ApiVersion(apiKey: ApiKey.apiVersions.rawValue,
-                                                   minVersion: range.lowerBound, maxVersion: range.upperBound)
+        let entry = ApiVersionsResponse.ApiVersion(
+            apiKey: ApiKey.apiVersions.rawValue,
+            minVersion: range.lowerBound, maxVersion: range.upperBound)
         return ApiVersionsResponse(errorCode: .unsupportedVersion, apiKeys: [entry])
     }
 }

@@ -20,8 +20,9 @@ public enum KafkaFrame {
             throw ProtocolError(.negativeFrameSize(size), context: "frame", position: buffer.readerIndex)
         }
         guard Int(size) <= frameBytesMax else {
-            throw ProtocolError(.frameTooLarge(size: Int(size), limit: frameBytesMax), context: "frame",
-                                position: buffer.readerIndex)
+            throw ProtocolError(
+                .frameTooLarge(size: Int(size), limit: frameBytesMax), context: "frame",
+                position: buffer.readerIndex)
         }
         guard buffer.readableBytes >= sizePrefixBytes + Int(size) else { return nil }
         buffer.moveReaderIndex(forwardBy: sizePrefixBytes)

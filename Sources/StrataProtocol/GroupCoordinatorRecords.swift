@@ -56,8 +56,10 @@ public struct OffsetCommitValue: ProtocolValue {
 
     public init() {}
 
-    public init(offset: Int64, leaderEpoch: Int32 = -1, metadata: String = "", commitTimestamp: Int64,
-                expireTimestamp: Int64 = -1) {
+    public init(
+        offset: Int64, leaderEpoch: Int32 = -1, metadata: String = "", commitTimestamp: Int64,
+        expireTimestamp: Int64 = -1
+    ) {
         self.offset = offset
         self.leaderEpoch = leaderEpoch
         self.metadata = metadata
@@ -114,9 +116,11 @@ public struct GroupMetadataValue: ProtocolValue {
 
         public init() {}
 
-        public init(memberId: String, groupInstanceId: String? = nil, clientId: String, clientHost: String,
-                    rebalanceTimeout: Int32 = -1, sessionTimeout: Int32, subscription: ByteBuffer = ByteBuffer(),
-                    assignment: ByteBuffer = ByteBuffer()) {
+        public init(
+            memberId: String, groupInstanceId: String? = nil, clientId: String, clientHost: String,
+            rebalanceTimeout: Int32 = -1, sessionTimeout: Int32, subscription: ByteBuffer = ByteBuffer(),
+            assignment: ByteBuffer = ByteBuffer()
+        ) {
             self.memberId = memberId
             self.groupInstanceId = groupInstanceId
             self.clientId = clientId
@@ -150,8 +154,10 @@ public struct GroupMetadataValue: ProtocolValue {
 
     public init() {}
 
-    public init(protocolType: String, generation: Int32, protocolName: String?, leader: String?,
-                currentStateTimestamp: Int64 = -1, members: [Member]) {
+    public init(
+        protocolType: String, generation: Int32, protocolName: String?, leader: String?,
+        currentStateTimestamp: Int64 = -1, members: [Member]
+    ) {
         self.protocolType = protocolType
         self.generation = generation
         self.protocolName = protocolName
@@ -182,9 +188,9 @@ public enum GroupCoordinatorRecordKey: Sendable, Equatable {
     /// The `int16` record type that starts the key bytes.
     public var recordType: Int16 {
         switch self {
-        case let .offsetCommit(_, type): return type
+        case .offsetCommit(_, let type): return type
         case .groupMetadata: return 2
-        case let .unsupported(type): return type
+        case .unsupported(let type): return type
         }
     }
 }
@@ -197,8 +203,8 @@ public enum GroupCoordinatorRecordValue: Sendable, Equatable {
     /// The `int16` version that starts the value bytes.
     public var version: Int16 {
         switch self {
-        case let .offsetCommit(_, version): return version
-        case let .groupMetadata(_, version): return version
+        case .offsetCommit(_, let version): return version
+        case .groupMetadata(_, let version): return version
         }
     }
 }
@@ -218,14 +224,16 @@ public enum GroupCoordinatorRecord {
         switch type {
         case 0, 1:
             var key = OffsetCommitKey()
-            var body = ProtocolReader(buffer: reader.buffer, version: type, isFlexible: false,
-                                      subject: "OffsetCommitKey")
+            var body = ProtocolReader(
+                buffer: reader.buffer, version: type, isFlexible: false,
+                subject: "OffsetCommitKey")
             try key.code(&body)
             return .offsetCommit(key, type: type)
         case 2:
             var key = GroupMetadataKey()
-            var body = ProtocolReader(buffer: reader.buffer, version: 0, isFlexible: false,
-                                      subject: "GroupMetadataKey")
+            var body = ProtocolReader(
+                buffer: reader.buffer, version: 0, isFlexible: false,
+                subject: "GroupMetadataKey")
             try key.code(&body)
             return .groupMetadata(key)
         default:
@@ -235,43 +243,53 @@ public enum GroupCoordinatorRecord {
 
     /// Decodes the value of a record whose key is `key`; nil for a tombstone (null value).
     /// Versions outside 0–3 and keys of unsupported types throw `unsupportedVersion`.
-    public static func decodeValue(_ bytes: ByteBuffer?, key: GroupCoordinatorRecordKey)
+    public static func decodeValue(
+        _ bytes: ByteBuffer?, key: GroupCoordinatorRecordKey
+    )
         throws(ProtocolError) -> GroupCoordinatorRecordValue?
     {
         guard let bytes else { return nil }
         switch key {
         case .offsetCommit:
-            let (version, body) = try versionPrefix(bytes, subject: "OffsetCommitValue",
-                                                    supported: OffsetCommitValue.versions)
+            let (version, body) = try versionPrefix(
+                bytes, subject: "OffsetCommitValue",
+                supported: OffsetCommitValue.versions)
             var value = OffsetCommitValue()
-            var reader = ProtocolReader(buffer: body, version: version, isFlexible: false,
-                                        subject: "OffsetCommitValue")
+            var reader = ProtocolReader(
+                buffer: body, version: version, isFlexible: false,
+                subject: "OffsetCommitValue")
             try value.code(&reader)
             return .offsetCommit(value, version: version)
         case .groupMetadata:
-            let (version, body) = try versionPrefix(bytes, subject: "GroupMetadataValue",
-                                                    supported: GroupMetadataValue.versions)
+            let (version, body) = try versionPrefix(
+                bytes, subject: "GroupMetadataValue",
+                supported: GroupMetadataValue.versions)
             var value = GroupMetadataValue()
-            var reader = ProtocolReader(buffer: body, version: version, isFlexible: false,
-                                        subject: "GroupMetadataValue")
+            var reader = ProtocolReader(
+                buffer: body, version: version, isFlexible: false,
+                subject: "GroupMetadataValue")
             try value.code(&reader)
             return .groupMetadata(value, version: version)
-        case let .unsupported(type):
-            throw ProtocolError(.unsupportedVersion(type), context: "GroupCoordinatorKey", field: "type",
-                                position: 0)
+        case .unsupported(let type):
+            throw ProtocolError(
+                .unsupportedVersion(type), context: "GroupCoordinatorKey", field: "type",
+                position: 0)
         }
     }
 
     /// Reads the `int16` version and returns it with the remaining bytes.
-    private static func versionPrefix(_ bytes: ByteBuffer, subject: String, supported: ClosedRange<Int16>)
+    private static func versionPrefix(
+        _ bytes: ByteBuffer, subject: String, supported: ClosedRange<Int16>
+    )
         throws(ProtocolError) -> (Int16, ByteBuffer)
     {
         var reader = ProtocolReader(buffer: bytes, version: 0, isFlexible: false, subject: subject)
         var version: Int16 = 0
         try reader.int16(&version, "version")
         guard supported.contains(version) else {
-            throw ProtocolError(.unsupportedVersion(version), context: subject, field: "version",
-                                position: bytes.readerIndex)
+            throw ProtocolError(
+                .unsupportedVersion(version), context: subject, field: "version",
+                position: bytes.readerIndex)
         }
         return (version, reader.buffer)
     }
@@ -279,18 +297,18 @@ public enum GroupCoordinatorRecord {
     /// Encodes a key: its `int16` type, then the key struct. Preconditions: not `.unsupported`, and an
     /// offset-commit key has type 0 or 1.
     public static func encode(key: GroupCoordinatorRecordKey) -> ByteBuffer {
-        if case let .offsetCommit(_, type) = key {
+        if case .offsetCommit(_, let type) = key {
             precondition(type == 0 || type == 1, "an offset commit key has type 0 or 1, not \(type)")
         }
         var writer = ProtocolWriter(version: 0, isFlexible: false)
         var type = key.recordType
         writer.int16(&type, "type")
         switch key {
-        case var .offsetCommit(value, _):
+        case .offsetCommit(var value, _):
             value.code(&writer)
-        case var .groupMetadata(value):
+        case .groupMetadata(var value):
             value.code(&writer)
-        case let .unsupported(type):
+        case .unsupported(let type):
             preconditionFailure("cannot encode an unsupported __consumer_offsets key type \(type)")
         }
         return writer.buffer
@@ -304,9 +322,9 @@ public enum GroupCoordinatorRecord {
         var writer = ProtocolWriter(version: version, isFlexible: false)
         writer.int16(&version, "version")
         switch value {
-        case var .offsetCommit(fields, _):
+        case .offsetCommit(var fields, _):
             fields.code(&writer)
-        case var .groupMetadata(fields, _):
+        case .groupMetadata(var fields, _):
             fields.code(&writer)
         }
         return writer.buffer

@@ -78,8 +78,9 @@ public struct ResponseHeader: Sendable, Equatable {
 
     /// Decodes a header of `version` (0 or 1) at the start of a response frame, leaving `buffer` at the body.
     public init(from buffer: inout ByteBuffer, version: Int16) throws(ProtocolError) {
-        var reader = ProtocolReader(buffer: buffer, version: version, isFlexible: version >= 1,
-                                    subject: "ResponseHeader")
+        var reader = ProtocolReader(
+            buffer: buffer, version: version, isFlexible: version >= 1,
+            subject: "ResponseHeader")
         var correlationId: Int32 = 0
         try reader.int32(&correlationId, "correlation_id")
         try reader.taggedFields()

@@ -37,11 +37,13 @@ extension KafkaMessage {
     public init(from buffer: inout ByteBuffer, version: Int16) throws(ProtocolError) {
         let key = Self.apiKey
         guard key.codecVersions.contains(version) else {
-            throw ProtocolError(.unsupportedVersion(version), context: "\(key.name) v\(version) \(Self.role)",
-                                position: buffer.readerIndex)
+            throw ProtocolError(
+                .unsupportedVersion(version), context: "\(key.name) v\(version) \(Self.role)",
+                position: buffer.readerIndex)
         }
-        var reader = ProtocolReader(buffer: buffer, version: version, isFlexible: key.isFlexible(version),
-                                    subject: key.name, role: Self.role)
+        var reader = ProtocolReader(
+            buffer: buffer, version: version, isFlexible: key.isFlexible(version),
+            subject: key.name, role: Self.role)
         self.init()
         try code(&reader)
         try reader.taggedFields()
@@ -64,10 +66,13 @@ extension KafkaMessage {
 
 extension KafkaRequest {
     /// Appends a whole request frame: int32 size, request header (v1, or v2 when flexible), body.
-    public func encodeFrame(into buffer: inout ByteBuffer, version: Int16, correlationId: Int32,
-                            clientId: String?) {
-        let header = RequestHeader(apiKey: Self.apiKey.rawValue, apiVersion: version, correlationId: correlationId,
-                                   clientId: clientId)
+    public func encodeFrame(
+        into buffer: inout ByteBuffer, version: Int16, correlationId: Int32,
+        clientId: String?
+    ) {
+        let header = RequestHeader(
+            apiKey: Self.apiKey.rawValue, apiVersion: version, correlationId: correlationId,
+            clientId: clientId)
         KafkaFrame.writeSizePrefixed(into: &buffer) { body in
             header.encode(into: &body)
             encode(into: &body, version: version)

@@ -104,9 +104,10 @@ public enum LZ4Frame {
             if read == 0 && produced == 0 {
                 // No progress is possible: either the decoder has output it may not write, or the input ended.
                 if room == 0 {
-                    throw .lz4(reason: consumed < total
-                        ? "decompressed size exceeds \(decompressedBytesMax) bytes"
-                        : "frame truncated or decompressed size exceeds \(decompressedBytesMax) bytes")
+                    throw .lz4(
+                        reason: consumed < total
+                            ? "decompressed size exceeds \(decompressedBytesMax) bytes"
+                            : "frame truncated or decompressed size exceeds \(decompressedBytesMax) bytes")
                 }
                 throw .lz4(reason: "truncated frame: input ended after \(total) bytes, decoder wants \(status) more")
             }

@@ -81,8 +81,9 @@ public struct Record: Sendable {
         let valueBytes = value?.readableBytes ?? 0
         let headerBytes = headers.bytes.readableBytes
         precondition(
-            keyBytes <= Int(Int32.max) && valueBytes <= Int(Int32.max) && keyBytes + valueBytes + headerBytes
-                <= Int(UInt32.max),
+            keyBytes <= Int(Int32.max) && valueBytes <= Int(Int32.max)
+                && keyBytes + valueBytes + headerBytes
+                    <= Int(UInt32.max),
             "record key, value or headers too large")
         var buffer = ByteBufferAllocator().buffer(capacity: keyBytes + valueBytes + headerBytes)
         keyIndex = UInt32(buffer.writerIndex)
@@ -330,7 +331,9 @@ public struct RecordIterator {
     }
 
     @usableFromInline @inline(never)
-    static func malformed(_ fault: Fault, index: Int, position: Int, length: Int = 0, remaining: Int = 0)
+    static func malformed(
+        _ fault: Fault, index: Int, position: Int, length: Int = 0, remaining: Int = 0
+    )
         -> RecordsError
     {
         let field: String

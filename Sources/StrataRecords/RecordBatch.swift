@@ -28,7 +28,9 @@ public struct RecordBatch: Sendable {
     /// Splits the next whole batch off the front of `buffer` (advancing its reader index) without
     /// copying. Returns nil when `buffer` has no readable bytes. Throws when the bytes cannot be a
     /// batch (bad length or magic) or the batch is cut short.
-    public static func next(from buffer: inout ByteBuffer, batchBytesMax: Int = batchBytesMaxDefault)
+    public static func next(
+        from buffer: inout ByteBuffer, batchBytesMax: Int = batchBytesMaxDefault
+    )
         throws(RecordsError) -> RecordBatch?
     {
         let available = buffer.readableBytes
@@ -39,7 +41,8 @@ public struct RecordBatch: Sendable {
         }
         let size = Int64(length) + Int64(RecordBatchHeader.Layout.logOverhead)
         guard length >= RecordBatchHeader.Layout.batchLengthMin, size <= Int64(batchBytesMax) else {
-            throw .invalidBatchLength(length: Int64(length), limit: batchBytesMax - RecordBatchHeader.Layout.logOverhead)
+            throw .invalidBatchLength(
+                length: Int64(length), limit: batchBytesMax - RecordBatchHeader.Layout.logOverhead)
         }
         guard Int(size) <= available else {
             throw .truncated(field: "batch", position: 0, needed: Int(size), available: available)
@@ -69,7 +72,9 @@ public struct RecordBatch: Sendable {
     /// Validation over raw bytes (used by storage over memory-mapped segments). `bytes` must start at
     /// the batch and may extend past it.
     @inlinable
-    public static func validate(bytes: UnsafeRawBufferPointer, batchBytesMax: Int) throws(RecordsError)
+    public static func validate(
+        bytes: UnsafeRawBufferPointer, batchBytesMax: Int
+    ) throws(RecordsError)
         -> RecordBatchHeader
     {
         let header = try RecordBatchHeader(parsing: bytes)
@@ -77,7 +82,8 @@ public struct RecordBatch: Sendable {
         guard header.sizeInBytes <= bytes.count else {
             throw .truncated(field: "batch", position: 0, needed: header.sizeInBytes, available: bytes.count)
         }
-        let computed = RecordBatchHeader.computeCRC(batchBytes: UnsafeRawBufferPointer(rebasing: bytes[..<header.sizeInBytes]))
+        let computed = RecordBatchHeader.computeCRC(
+            batchBytes: UnsafeRawBufferPointer(rebasing: bytes[..<header.sizeInBytes]))
         guard computed == header.crc else {
             throw .crcMismatch(stored: header.crc, computed: computed, baseOffset: header.baseOffset)
         }

@@ -95,8 +95,9 @@ public struct RecordBatchBuilder: Sendable {
 
     /// Convenience for byte arrays and strings.
     public mutating func append(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64) {
-        append(key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
-               headers: headers, timestamp: timestamp)
+        append(
+            key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
+            headers: headers, timestamp: timestamp)
     }
 
     /// Encodes the batch. Precondition: at least one record was appended. `lastOffsetDelta`
@@ -108,17 +109,17 @@ public struct RecordBatchBuilder: Sendable {
         precondition(lastDelta >= nextOffsetDelta - 1, "lastOffsetDelta below the last record")
         typealias L = RecordBatchHeader.Layout
         var out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes + 64)
-        out.writeInteger(Int64(0))                      // baseOffset
-        out.writeInteger(Int32(0))                      // batchLength, patched below
+        out.writeInteger(Int64(0))  // baseOffset
+        out.writeInteger(Int32(0))  // batchLength, patched below
         out.writeInteger(partitionLeaderEpoch)
-        out.writeInteger(Int8(2))                       // magic
-        out.writeInteger(UInt32(0))                     // crc, patched below
+        out.writeInteger(Int8(2))  // magic
+        out.writeInteger(UInt32(0))  // crc, patched below
         var attributes = Int16(compression.rawValue)
         if timestampType == .logAppendTime { attributes |= 0x8 }
         if isTransactional { attributes |= 0x10 }
         if hasDeleteHorizon { attributes |= 0x40 }
         out.writeInteger(attributes)
-        out.writeInteger(lastDelta)                     // lastOffsetDelta
+        out.writeInteger(lastDelta)  // lastOffsetDelta
         out.writeInteger(baseTimestamp)
         out.writeInteger(maxTimestamp)
         out.writeInteger(producerId)

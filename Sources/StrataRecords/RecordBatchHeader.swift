@@ -101,7 +101,8 @@ public struct RecordBatchHeader: Sendable, Equatable {
     @inlinable public var hasDeleteHorizon: Bool { attributes & 0x40 != 0 }
     /// Last sequence number, or -1 when the batch has no sequence.
     @inlinable public var lastSequence: Int32 {
-        baseSequence < 0 ? -1 : Int32(truncatingIfNeeded: (Int64(baseSequence) + Int64(lastOffsetDelta)) % (Int64(Int32.max) + 1))
+        baseSequence < 0
+            ? -1 : Int32(truncatingIfNeeded: (Int64(baseSequence) + Int64(lastOffsetDelta)) % (Int64(Int32.max) + 1))
     }
 
     /// Decodes the header from the first 61 bytes of `bytes`.
@@ -141,8 +142,9 @@ public struct RecordBatchHeader: Sendable, Equatable {
     }
 
     /// Checks header invariants that hold for every stored batch: length within `[49, limit]`,
-    /// `recordCount >= 0` (compaction may empty a batch), `baseOffset` in range, and `lastOffsetDelta >= recordCount - 1` (compaction can leave gaps, so
-    /// equality is only required of produced batches — see `checkProducedShape`).
+    /// `recordCount >= 0` (compaction may empty a batch), `baseOffset` in range, and
+    /// `lastOffsetDelta >= recordCount - 1` (compaction can leave gaps, so equality is only required of
+    /// produced batches — see `checkProducedShape`).
     public func checkBounds(batchBytesMax: Int) throws(RecordsError) {
         guard batchLength >= Layout.batchLengthMin, sizeInBytes <= batchBytesMax else {
             throw .invalidBatchLength(length: Int64(batchLength), limit: batchBytesMax - Layout.logOverhead)

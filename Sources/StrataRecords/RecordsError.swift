@@ -25,24 +25,24 @@ public enum RecordsError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .truncated(field, position, needed, available):
+        case .truncated(let field, let position, let needed, let available):
             return "truncated \(field) at byte \(position): need \(needed) bytes, \(available) available"
-        case let .invalidBatchLength(length, limit):
+        case .invalidBatchLength(let length, let limit):
             return "invalid batchLength \(length) (allowed 49...\(limit))"
-        case let .unsupportedMagic(magic):
+        case .unsupportedMagic(let magic):
             return "unsupported magic \(magic) (only RecordBatch v2 is stored)"
-        case let .crcMismatch(stored, computed, baseOffset):
+        case .crcMismatch(let stored, let computed, let baseOffset):
             return "CRC-32C mismatch in batch at baseOffset \(baseOffset): stored 0x\(String(stored, radix: 16)), "
                 + "computed 0x\(String(computed, radix: 16))"
-        case let .invalidRecordCount(count, delta):
+        case .invalidRecordCount(let count, let delta):
             return "invalid recordCount \(count) with lastOffsetDelta \(delta)"
-        case let .invalidBaseOffset(offset):
+        case .invalidBaseOffset(let offset):
             return "invalid baseOffset \(offset)"
-        case let .unsupportedCompression(codec):
+        case .unsupportedCompression(let codec):
             return "unsupported compression codec \(codec) (\(CompressionCodec(rawValue: codec)?.name ?? "undefined"))"
-        case let .malformedRecord(index, field, position, reason):
+        case .malformedRecord(let index, let field, let position, let reason):
             return "malformed record #\(index): \(field) at records byte \(position): \(reason)"
-        case let .lz4(reason):
+        case .lz4(let reason):
             return "LZ4 frame error: \(reason)"
         }
     }

@@ -7,9 +7,9 @@ import Foundation
 /// Group commit keeps the queue short: each partition has at most one sync job queued or running.
 public final class BlockingExecutor: @unchecked Sendable {
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []   // guarded by `condition`
-    private var head = 0                           // guarded by `condition`
-    private var stopping = false                   // guarded by `condition`
+    private var jobs: [@Sendable () -> Void] = []  // guarded by `condition`
+    private var head = 0  // guarded by `condition`
+    private var stopping = false  // guarded by `condition`
     private var threads: [Thread] = []
 
     /// Starts `threadCount` threads named `name-N`.

@@ -22,12 +22,15 @@ public enum OffsetCheckpoint {
         var entries: [TopicPartition: Int64] = [:]
         for lineNumber in 2..<(2 + count) {
             guard lineNumber < lines.count else {
-                throw .corruptMetadata(path: path, reason: "expected \(count) entries, file ends at line \(lineNumber + 1)")
+                throw .corruptMetadata(
+                    path: path, reason: "expected \(count) entries, file ends at line \(lineNumber + 1)")
             }
             let fields = lines[lineNumber].split(separator: " ")
             guard fields.count == 3, Topic.validationError(String(fields[0])) == nil,
-                  let partition = Int32(fields[1]), let offset = Int64(fields[2]) else {
-                throw .corruptMetadata(path: path, reason: "bad entry on line \(lineNumber + 1): '\(lines[lineNumber])'")
+                let partition = Int32(fields[1]), let offset = Int64(fields[2])
+            else {
+                throw .corruptMetadata(
+                    path: path, reason: "bad entry on line \(lineNumber + 1): '\(lines[lineNumber])'")
             }
             entries[TopicPartition(String(fields[0]), partition)] = offset
         }
@@ -39,7 +42,8 @@ public enum OffsetCheckpoint {
         return try decode(String(decoding: bytes, as: UTF8.self), path: path)
     }
 
-    static func write(_ entries: [TopicPartition: Int64], to path: String, fileSystem: FileSystem) throws(StorageError) {
+    static func write(_ entries: [TopicPartition: Int64], to path: String, fileSystem: FileSystem) throws(StorageError)
+    {
         try fileSystem.writeFileAtomically(path, contents: Array(encode(entries).utf8))
     }
 }

@@ -38,9 +38,13 @@ public final class FaultInjectingFileSystem: FileSystem {
 
     /// Arms `fault` for `operation`: it fires after `afterCalls` more successful matching calls,
     /// `times` times (Int.max = until disarmed), only for paths containing `pathContains` if given.
-    public func arm(_ operation: Operation, _ fault: Fault, afterCalls: Int = 0, times: Int = 1,
-                    pathContains: String? = nil) {
-        plan.withLock { $0[operation] = Armed(fault: fault, afterCalls: afterCalls, pathContains: pathContains, remaining: times) }
+    public func arm(
+        _ operation: Operation, _ fault: Fault, afterCalls: Int = 0, times: Int = 1,
+        pathContains: String? = nil
+    ) {
+        plan.withLock {
+            $0[operation] = Armed(fault: fault, afterCalls: afterCalls, pathContains: pathContains, remaining: times)
+        }
     }
 
     /// Removes every armed fault.
@@ -71,43 +75,51 @@ public final class FaultInjectingFileSystem: FileSystem {
     }
 
     public func open(_ path: String, flags: Int32, mode: mode_t) throws(StorageError) -> Int32 {
-        if case let .error(code)? = check(.open, path: path) { throw .io(operation: "open", path: path, errno: code) }
+        if case .error(let code)? = check(.open, path: path) { throw .io(operation: "open", path: path, errno: code) }
         return try base.open(path, flags: flags, mode: mode)
     }
 
     public func close(_ fd: Int32) { base.close(fd) }
 
-    public func write(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
-                      at offset: Int64, path: String) throws(StorageError) -> Int {
+    public func write(
+        _ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+        at offset: Int64, path: String
+    ) throws(StorageError) -> Int {
         switch check(.write, path: path) {
-        case let .error(code)?:
+        case .error(let code)?:
             throw .io(operation: "pwritev", path: path, errno: code)
-        case let .shortWrite(bytes)?:
+        case .shortWrite(let bytes)?:
             // Store a prefix of the data, as a crash or full disk in the middle of a write would.
             let firstPart = min(bytes, first.count)
             let secondPart = min(max(0, bytes - first.count), second.count)
-            _ = try base.write(fd, UnsafeRawBufferPointer(rebasing: first[..<firstPart]),
-                               UnsafeRawBufferPointer(rebasing: second[..<secondPart]), at: offset, path: path)
+            _ = try base.write(
+                fd, UnsafeRawBufferPointer(rebasing: first[..<firstPart]),
+                UnsafeRawBufferPointer(rebasing: second[..<secondPart]), at: offset, path: path)
             throw .io(operation: "pwritev (torn after \(firstPart + secondPart) bytes)", path: path, errno: EIO)
         case nil:
             return try base.write(fd, first, second, at: offset, path: path)
         }
     }
 
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String)
-        throws(StorageError) -> Int {
-        if case let .error(code)? = check(.read, path: path) { throw .io(operation: "pread", path: path, errno: code) }
+    public func read(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    )
+        throws(StorageError) -> Int
+    {
+        if case .error(let code)? = check(.read, path: path) { throw .io(operation: "pread", path: path, errno: code) }
         return try base.read(fd, into: buffer, at: offset, path: path)
     }
 
     public func sync(_ fd: Int32, path: String) throws(StorageError) {
-        if case let .error(code)? = check(.sync, path: path) { throw .io(operation: "fdatasync", path: path, errno: code) }
+        if case .error(let code)? = check(.sync, path: path) {
+            throw .io(operation: "fdatasync", path: path, errno: code)
+        }
         try base.sync(fd, path: path)
         syncs.withLock { $0 += 1 }
     }
 
     public func truncate(_ fd: Int32, size: Int64, path: String) throws(StorageError) {
-        if case let .error(code)? = check(.truncate, path: path) {
+        if case .error(let code)? = check(.truncate, path: path) {
             throw .io(operation: "ftruncate", path: path, errno: code)
         }
         try base.truncate(fd, size: size, path: path)
@@ -120,7 +132,7 @@ public final class FaultInjectingFileSystem: FileSystem {
     }
 
     public func rename(_ from: String, to: String) throws(StorageError) {
-        if case let .error(code)? = check(.rename, path: from) {
+        if case .error(let code)? = check(.rename, path: from) {
             throw .io(operation: "rename to \(to)", path: from, errno: code)
         }
         try base.rename(from, to: to)
@@ -131,7 +143,7 @@ public final class FaultInjectingFileSystem: FileSystem {
     public func listDirectory(_ path: String) throws(StorageError) -> [String] { try base.listDirectory(path) }
     public func fileExists(_ path: String) -> Bool { base.fileExists(path) }
     public func syncDirectory(_ path: String) throws(StorageError) {
-        if case let .error(code)? = check(.sync, path: path) {
+        if case .error(let code)? = check(.sync, path: path) {
             throw .io(operation: "fsync directory", path: path, errno: code)
         }
         try base.syncDirectory(path)

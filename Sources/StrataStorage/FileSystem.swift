@@ -15,10 +15,14 @@ public protocol FileSystem: Sendable {
     func close(_ fd: Int32)
     /// Writes all of `first` then `second` at `offset` (pwritev); returns bytes written, which may be
     /// short only when the call is interrupted by a fault.
-    func write(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, at offset: Int64,
-               path: String) throws(StorageError) -> Int
+    func write(
+        _ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, at offset: Int64,
+        path: String
+    ) throws(StorageError) -> Int
     /// Reads up to `buffer.count` bytes at `offset`; returns bytes read (0 at end of file).
-    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String)
+    func read(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    )
         throws(StorageError) -> Int
     /// `fdatasync`.
     func sync(_ fd: Int32, path: String) throws(StorageError)
@@ -72,7 +76,8 @@ extension FileSystem {
         while done < length {
             let n = try result.withUnsafeMutableBytes { bytes in
                 Result { () throws(StorageError) in
-                    try read(fd, into: UnsafeMutableRawBufferPointer(rebasing: bytes[done...]), at: Int64(done), path: path)
+                    try read(
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: bytes[done...]), at: Int64(done), path: path)
                 }
             }.get()
             if n == 0 { break }
@@ -96,30 +101,37 @@ public struct PosixFileSystem: FileSystem {
 
     public func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
-    public func write(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
-                      at offset: Int64, path: String) throws(StorageError) -> Int {
+    public func write(
+        _ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+        at offset: Int64, path: String
+    ) throws(StorageError) -> Int {
         let total = first.count + second.count
         var done = 0
         while done < total {
             var vectors = (iovec(), iovec())
             var count: Int32 = 0
             if done < first.count {
-                vectors.0 = iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress! + done),
-                                  iov_len: first.count - done)
+                vectors.0 = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress! + done),
+                    iov_len: first.count - done)
                 count = 1
                 if second.count > 0 {
-                    vectors.1 = iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress!),
-                                      iov_len: second.count)
+                    vectors.1 = iovec(
+                        iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress!),
+                        iov_len: second.count)
                     count = 2
                 }
             } else {
                 let skip = done - first.count
-                vectors.0 = iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress! + skip),
-                                  iov_len: second.count - skip)
+                vectors.0 = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress! + skip),
+                    iov_len: second.count - skip)
                 count = 1
             }
             let n = withUnsafePointer(to: &vectors) { pointer in
-                pointer.withMemoryRebound(to: iovec.self, capacity: 2) { Glibc.pwritev(fd, $0, count, off_t(offset) + off_t(done)) }
+                pointer.withMemoryRebound(to: iovec.self, capacity: 2) {
+                    Glibc.pwritev(fd, $0, count, off_t(offset) + off_t(done))
+                }
             }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -131,8 +143,11 @@ public struct PosixFileSystem: FileSystem {
         return done
     }
 
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String)
-        throws(StorageError) -> Int {
+    public func read(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    )
+        throws(StorageError) -> Int
+    {
         while true {
             let n = Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
             if n >= 0 { return n }

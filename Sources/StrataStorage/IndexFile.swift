@@ -82,8 +82,9 @@ final class IndexFile: @unchecked Sendable {
     func truncate(toEntries count: Int) {
         precondition(count >= 0 && count <= entryCount)
         if let mapping, entryCount > count {
-            (mapping.base + count * entrySize).initializeMemory(as: UInt8.self, repeating: 0,
-                                                                 count: (entryCount - count) * entrySize)
+            (mapping.base + count * entrySize).initializeMemory(
+                as: UInt8.self, repeating: 0,
+                count: (entryCount - count) * entrySize)
         }
         entryCount = count
     }

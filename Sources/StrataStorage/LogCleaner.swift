@@ -36,13 +36,15 @@ public final class LogCleaner: @unchecked Sendable {
     private let clock: StorageClock
     private let logger: Logger
     private let condition = NSCondition()
-    private var stopping = false          // guarded by `condition`
-    private var wakeRequested = false     // guarded by `condition`
-    private var thread: Thread?           // set once by start()
+    private var stopping = false  // guarded by `condition`
+    private var wakeRequested = false  // guarded by `condition`
+    private var thread: Thread?  // set once by start()
     private let stopped = DispatchSemaphore(value: 0)
 
-    public init(manager: LogManager, config: CleanerConfig = CleanerConfig(), clock: StorageClock = SystemClock(),
-                logger: Logger = Logger(label: "strata.cleaner")) {
+    public init(
+        manager: LogManager, config: CleanerConfig = CleanerConfig(), clock: StorageClock = SystemClock(),
+        logger: Logger = Logger(label: "strata.cleaner")
+    ) {
         self.manager = manager
         self.config = config
         self.clock = clock
@@ -123,8 +125,12 @@ public final class LogCleaner: @unchecked Sendable {
                     result.logsCompacted += 1
                 }
             } catch {
-                logger.error("compaction failed", metadata: ["partition": "\(candidate.log.topicPartition)",
-                                                            "error": "\(error)"])
+                logger.error(
+                    "compaction failed",
+                    metadata: [
+                        "partition": "\(candidate.log.topicPartition)",
+                        "error": "\(error)",
+                    ])
             }
         }
         if result.segmentsDeleted > 0 || result.logsCompacted > 0 {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-partition log settings, named and defaulted as Kafka's topic configs.
 ///
 /// Values parse from Kafka's setting names (`segment.bytes`, `flush.ms`, …) via
@@ -96,7 +98,7 @@ public struct LogConfig: Sendable, Equatable {
             }
             messageTimestampType = value
         case _ where Self.knownKeys.contains(key):
-            break // accepted for compatibility, no effect on a single node
+            break  // accepted for compatibility, no effect on a single node
         default:
             throw .invalidConfig(key: key, value: value, reason: "unknown topic config")
         }
@@ -105,5 +107,3 @@ public struct LogConfig: Sendable, Equatable {
     /// Whether keyed compaction applies.
     public var isCompacted: Bool { cleanupPolicy.contains("compact") }
 }
-
-import Foundation

@@ -60,9 +60,11 @@ public final class LogManager: Sendable {
     private let state = Mutex(State())
     private let checkpointLock = Mutex(())
 
-    private init(dataDirectory: String, clusterId: String, nodeId: Int32, defaultConfig: LogConfig, clean: Bool,
-                 fileSystem: FileSystem, clock: StorageClock, executor: BlockingExecutor, ownsExecutor: Bool,
-                 logger: Logger) {
+    private init(
+        dataDirectory: String, clusterId: String, nodeId: Int32, defaultConfig: LogConfig, clean: Bool,
+        fileSystem: FileSystem, clock: StorageClock, executor: BlockingExecutor, ownsExecutor: Bool,
+        logger: Logger
+    ) {
         self.dataDirectory = dataDirectory
         self.clusterId = clusterId
         self.nodeId = nodeId
@@ -77,31 +79,40 @@ public final class LogManager: Sendable {
 
     /// Opens (creating if needed) a data directory and every partition in it, recovering
     /// partitions after an unclean shutdown.
-    public static func open(dataDirectory: String, defaultConfig: LogConfig = LogConfig(),
-                            fileSystem: FileSystem = PosixFileSystem(), clock: StorageClock = SystemClock(),
-                            executor: BlockingExecutor? = nil,
-                            logger: Logger = Logger(label: "strata.storage")) throws(StorageError) -> LogManager {
+    public static func open(
+        dataDirectory: String, defaultConfig: LogConfig = LogConfig(),
+        fileSystem: FileSystem = PosixFileSystem(), clock: StorageClock = SystemClock(),
+        executor: BlockingExecutor? = nil,
+        logger: Logger = Logger(label: "strata.storage")
+    ) throws(StorageError) -> LogManager {
         try createDirectories(dataDirectory, fileSystem: fileSystem)
         let (clusterId, nodeId) = try loadOrCreateMeta(dataDirectory, fileSystem: fileSystem)
         let markerPath = dataDirectory + "/" + cleanShutdownMarker
         let clean = fileSystem.fileExists(markerPath)
-        let manager = LogManager(dataDirectory: dataDirectory, clusterId: clusterId, nodeId: nodeId,
-                                 defaultConfig: defaultConfig, clean: clean, fileSystem: fileSystem, clock: clock,
-                                 executor: executor ?? BlockingExecutor(), ownsExecutor: executor == nil,
-                                 logger: logger)
+        let manager = LogManager(
+            dataDirectory: dataDirectory, clusterId: clusterId, nodeId: nodeId,
+            defaultConfig: defaultConfig, clean: clean, fileSystem: fileSystem, clock: clock,
+            executor: executor ?? BlockingExecutor(), ownsExecutor: executor == nil,
+            logger: logger)
         var recoveryPoints: [TopicPartition: Int64]?
         var logStarts: [TopicPartition: Int64] = [:]
         var cleanerCheckpoints: [TopicPartition: Int64] = [:]
         do throws(StorageError) {
-            cleanerCheckpoints = try OffsetCheckpoint.read(dataDirectory + "/" + cleanerCheckpointFile,
-                                                           fileSystem: fileSystem) ?? [:]
+            cleanerCheckpoints =
+                try OffsetCheckpoint.read(
+                    dataDirectory + "/" + cleanerCheckpointFile,
+                    fileSystem: fileSystem) ?? [:]
             recoveryPoints = try OffsetCheckpoint.read(dataDirectory + "/" + recoveryPointFile, fileSystem: fileSystem)
             logStarts = try OffsetCheckpoint.read(dataDirectory + "/" + logStartFile, fileSystem: fileSystem) ?? [:]
         } catch {
-            logger.warning("ignoring unreadable checkpoint; recovering every partition fully", metadata: ["error": "\(error)"])
+            logger.warning(
+                "ignoring unreadable checkpoint; recovering every partition fully", metadata: ["error": "\(error)"])
             recoveryPoints = nil
         }
-        if !clean { logger.notice("no clean-shutdown marker: recovering unflushed segments", metadata: ["dir": "\(dataDirectory)"]) }
+        if !clean {
+            logger.notice(
+                "no clean-shutdown marker: recovering unflushed segments", metadata: ["dir": "\(dataDirectory)"])
+        }
         for name in try fileSystem.listDirectory(dataDirectory).sorted() {
             guard let partition = TopicPartition(directoryName: name) else { continue }
             let directory = dataDirectory + "/" + name
@@ -110,12 +121,14 @@ public final class LogManager: Sendable {
                 continue
             }
             let config = try LogConfig(overrides: description.configOverrides, defaults: defaultConfig)
-            let options = PartitionLog.OpenOptions(cleanShutdown: clean, recoveryPoint: recoveryPoints?[partition],
-                                                   logStartOffset: logStarts[partition],
-                                                   cleanerCheckpoint: cleanerCheckpoints[partition])
-            let log = try PartitionLog.open(directory: directory, topicPartition: partition, config: config,
-                                            options: options, fileSystem: fileSystem, clock: clock,
-                                            executor: manager.executor, logger: logger)
+            let options = PartitionLog.OpenOptions(
+                cleanShutdown: clean, recoveryPoint: recoveryPoints?[partition],
+                logStartOffset: logStarts[partition],
+                cleanerCheckpoint: cleanerCheckpoints[partition])
+            let log = try PartitionLog.open(
+                directory: directory, topicPartition: partition, config: config,
+                options: options, fileSystem: fileSystem, clock: clock,
+                executor: manager.executor, logger: logger)
             manager.state.withLock { state in
                 state.logs[partition] = log
                 state.topics[description.name] = description
@@ -137,8 +150,11 @@ public final class LogManager: Sendable {
         }
     }
 
-    private static func loadOrCreateMeta(_ directory: String, fileSystem: FileSystem) throws(StorageError)
-        -> (String, Int32) {
+    private static func loadOrCreateMeta(
+        _ directory: String, fileSystem: FileSystem
+    ) throws(StorageError)
+        -> (String, Int32)
+    {
         let path = directory + "/meta.properties"
         if let bytes = try fileSystem.readFile(path) {
             var values: [String: String] = [:]
@@ -159,7 +175,9 @@ public final class LogManager: Sendable {
         return (cluster, 0)
     }
 
-    private static func readTopicFile(_ directory: String, fileSystem: FileSystem) throws(StorageError) -> TopicDescription? {
+    private static func readTopicFile(
+        _ directory: String, fileSystem: FileSystem
+    ) throws(StorageError) -> TopicDescription? {
         let path = directory + "/" + topicFile
         guard let bytes = try fileSystem.readFile(path) else { return nil }
         do {
@@ -183,8 +201,11 @@ public final class LogManager: Sendable {
 
     /// Creates a topic with `partitionCount` partitions (directories, first segments, topic.json).
     @discardableResult
-    public func createTopic(_ name: String, partitionCount: Int32, configOverrides: [String: String] = [:])
-        throws(StorageError) -> [PartitionLog] {
+    public func createTopic(
+        _ name: String, partitionCount: Int32, configOverrides: [String: String] = [:]
+    )
+        throws(StorageError) -> [PartitionLog]
+    {
         if let reason = Topic.validationError(name) { throw .invalidTopicName(name: name, reason: reason) }
         guard partitionCount > 0 else {
             throw .invalidConfig(key: "num.partitions", value: "\(partitionCount)", reason: "must be positive")
@@ -194,7 +215,7 @@ public final class LogManager: Sendable {
         try state.withLock { (state) throws(StorageError) in
             if state.isClosed { throw .closed(partition: name) }
             if state.topics[name] != nil { throw .topicAlreadyExists(name) }
-            state.topics[name] = description   // reserve the name while the directories are made
+            state.topics[name] = description  // reserve the name while the directories are made
         }
         var created: [PartitionLog] = []
         do throws(StorageError) {
@@ -203,9 +224,10 @@ public final class LogManager: Sendable {
                 let directory = dataDirectory + "/" + topicPartition.directoryName
                 try fileSystem.createDirectory(directory)
                 try writeTopicFile(description, directory: directory)
-                let log = try PartitionLog.open(directory: directory, topicPartition: topicPartition, config: config,
-                                                options: .init(cleanShutdown: true), fileSystem: fileSystem,
-                                                clock: clock, executor: executor, logger: logger)
+                let log = try PartitionLog.open(
+                    directory: directory, topicPartition: topicPartition, config: config,
+                    options: .init(cleanShutdown: true), fileSystem: fileSystem,
+                    clock: clock, executor: executor, logger: logger)
                 created.append(log)
             }
             try fileSystem.syncDirectory(dataDirectory)
@@ -238,8 +260,11 @@ public final class LogManager: Sendable {
     /// Replaces a topic's config overrides (validated first) and persists them.
     public func alterTopicConfig(_ name: String, overrides: [String: String]) throws(StorageError) {
         _ = try LogConfig(overrides: overrides, defaults: defaultConfig)
-        let (description, logs) = try state.withLock { (state) throws(StorageError) -> (TopicDescription, [PartitionLog]) in
-            guard var description = state.topics[name] else { throw .unknownTopicOrPartition(topic: name, partition: nil) }
+        let (description, logs) = try state.withLock {
+            (state) throws(StorageError) -> (TopicDescription, [PartitionLog]) in
+            guard var description = state.topics[name] else {
+                throw .unknownTopicOrPartition(topic: name, partition: nil)
+            }
             description.configOverrides = overrides
             state.topics[name] = description
             return (description, state.logs.values.filter { $0.topicPartition.topic == name })
@@ -274,8 +299,11 @@ public final class LogManager: Sendable {
         return try checkpointLock.withLock { (_) throws(StorageError) -> Range<Int64> in
             var start: Int64 = 0
             if let bytes = try fileSystem.readFile(path) {
-                guard let value = Int64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-                      value >= 0 else {
+                guard
+                    let value = Int64(
+                        String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+                    value >= 0
+                else {
                     throw .corruptMetadata(path: path, reason: "expected a non-negative integer")
                 }
                 start = value
@@ -299,10 +327,12 @@ public final class LogManager: Sendable {
             if log.config.isCompacted { cleaned[log.topicPartition] = log.cleanerCheckpoint }
         }
         try checkpointLock.withLock { (_) throws(StorageError) in
-            try OffsetCheckpoint.write(recovery, to: dataDirectory + "/" + Self.recoveryPointFile, fileSystem: fileSystem)
+            try OffsetCheckpoint.write(
+                recovery, to: dataDirectory + "/" + Self.recoveryPointFile, fileSystem: fileSystem)
             try OffsetCheckpoint.write(starts, to: dataDirectory + "/" + Self.logStartFile, fileSystem: fileSystem)
-            try OffsetCheckpoint.write(cleaned, to: dataDirectory + "/" + Self.cleanerCheckpointFile,
-                                       fileSystem: fileSystem)
+            try OffsetCheckpoint.write(
+                cleaned, to: dataDirectory + "/" + Self.cleanerCheckpointFile,
+                fileSystem: fileSystem)
         }
     }
 
@@ -322,7 +352,8 @@ public final class LogManager: Sendable {
         var firstError: StorageError?
         for log in logs {
             do throws(StorageError) { try log.close() } catch {
-                logger.error("closing log failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
+                logger.error(
+                    "closing log failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
                 if firstError == nil { firstError = error }
             }
         }

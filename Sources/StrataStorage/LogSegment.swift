@@ -28,8 +28,9 @@ public enum SegmentFileName {
     public static func parseSwap(_ name: String) -> (base: Int64, end: Int64)? {
         let parts = name.split(separator: ".")
         guard parts.count == 4, parts[1] == "log", parts[3] == "swap",
-              let base = baseOffset(of: String(parts[0]) + logSuffix, suffix: logSuffix),
-              let end = baseOffset(of: String(parts[2]) + logSuffix, suffix: logSuffix), end > base else { return nil }
+            let base = baseOffset(of: String(parts[0]) + logSuffix, suffix: logSuffix),
+            let end = baseOffset(of: String(parts[2]) + logSuffix, suffix: logSuffix), end > base
+        else { return nil }
         return (base, end)
     }
 
@@ -79,8 +80,10 @@ final class LogSegment: @unchecked Sendable {
     private(set) var createdAtMilliseconds: Int64
     private(set) var isSealed = false
 
-    private init(directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
-                 writable: Bool, create: Bool, nowMilliseconds: Int64) throws(StorageError) {
+    private init(
+        directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
+        writable: Bool, create: Bool, nowMilliseconds: Int64
+    ) throws(StorageError) {
         self.directory = directory
         self.baseOffset = baseOffset
         self.fileSystem = fileSystem
@@ -90,11 +93,13 @@ final class LogSegment: @unchecked Sendable {
         fd = try fileSystem.open(logPath, flags: flags, mode: 0o644)
         do {
             size = Int(try fileSystem.size(fd, path: logPath))
-            offsetIndex = try OffsetIndex(path: stem + SegmentFileName.indexSuffix, baseOffset: baseOffset,
-                                          maxBytes: config.segmentIndexBytes, writable: writable,
-                                          fileSystem: fileSystem)
-            timeIndex = try TimeIndex(path: stem + SegmentFileName.timeIndexSuffix, baseOffset: baseOffset,
-                                      maxBytes: config.segmentIndexBytes, writable: writable, fileSystem: fileSystem)
+            offsetIndex = try OffsetIndex(
+                path: stem + SegmentFileName.indexSuffix, baseOffset: baseOffset,
+                maxBytes: config.segmentIndexBytes, writable: writable,
+                fileSystem: fileSystem)
+            timeIndex = try TimeIndex(
+                path: stem + SegmentFileName.timeIndexSuffix, baseOffset: baseOffset,
+                maxBytes: config.segmentIndexBytes, writable: writable, fileSystem: fileSystem)
         } catch {
             fileSystem.close(fd)
             throw error
@@ -111,11 +116,14 @@ final class LogSegment: @unchecked Sendable {
     deinit { fileSystem.close(fd) }
 
     /// Creates a new empty, writable segment.
-    static func create(directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
-                       nowMilliseconds: Int64) throws(StorageError) -> LogSegment {
-        let segment = try LogSegment(directory: directory, baseOffset: baseOffset, config: config,
-                                     fileSystem: fileSystem, writable: true, create: true,
-                                     nowMilliseconds: nowMilliseconds)
+    static func create(
+        directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
+        nowMilliseconds: Int64
+    ) throws(StorageError) -> LogSegment {
+        let segment = try LogSegment(
+            directory: directory, baseOffset: baseOffset, config: config,
+            fileSystem: fileSystem, writable: true, create: true,
+            nowMilliseconds: nowMilliseconds)
         segment.offsetIndex.file.truncate(toEntries: 0)
         segment.timeIndex.file.truncate(toEntries: 0)
         return segment
@@ -123,10 +131,13 @@ final class LogSegment: @unchecked Sendable {
 
     /// Opens an existing segment without validating its bytes. `writable` for the last segment.
     /// Call `loadAfterCleanShutdown` or `recover` next.
-    static func open(directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
-                     writable: Bool, nowMilliseconds: Int64) throws(StorageError) -> LogSegment {
-        try LogSegment(directory: directory, baseOffset: baseOffset, config: config, fileSystem: fileSystem,
-                       writable: writable, create: false, nowMilliseconds: nowMilliseconds)
+    static func open(
+        directory: String, baseOffset: Int64, config: LogConfig, fileSystem: FileSystem,
+        writable: Bool, nowMilliseconds: Int64
+    ) throws(StorageError) -> LogSegment {
+        try LogSegment(
+            directory: directory, baseOffset: baseOffset, config: config, fileSystem: fileSystem,
+            writable: writable, create: false, nowMilliseconds: nowMilliseconds)
     }
 
     // MARK: Memory map
@@ -147,7 +158,9 @@ final class LogSegment: @unchecked Sendable {
     /// After a clean shutdown: trusts the bytes, checks the indexes cheaply (rebuilding them when in
     /// doubt) and, when `scanTail`, finds the next offset and largest timestamp by reading batch
     /// headers after the last index entry. Returns a reason when the segment needs full recovery.
-    func loadAfterCleanShutdown(scanTail: Bool, nextSegmentBase: Int64?, logger: Logger) throws(StorageError)
+    func loadAfterCleanShutdown(
+        scanTail: Bool, nextSegmentBase: Int64?, logger: Logger
+    ) throws(StorageError)
         -> String?
     {
         if let last = offsetIndex.lastEntry, last.position >= size || last.offset < baseOffset {
@@ -168,8 +181,8 @@ final class LogSegment: @unchecked Sendable {
         while position < size {
             let bytes = map.bytes(position..<size)
             guard let header = try? RecordBatchHeader(parsing: bytes),
-                  header.batchLength >= RecordBatchHeader.Layout.batchLengthMin,
-                  header.sizeInBytes <= bytes.count
+                header.batchLength >= RecordBatchHeader.Layout.batchLengthMin,
+                header.sizeInBytes <= bytes.count
             else { return "unreadable batch header at byte \(position) of \(logPath)" }
             nextOffset = header.nextOffset
             if header.maxTimestamp > maxTimestamp {
@@ -221,13 +234,16 @@ final class LogSegment: @unchecked Sendable {
         size = position
         if position < fileSize {
             try fileSystem.truncate(fd, size: Int64(position), path: logPath)
-            logger.warning("recovery truncated segment", metadata: [
-                "file": "\(logPath)", "position": "\(position)", "bytesCut": "\(fileSize - position)",
-                "reason": "\(reason ?? "")",
-            ])
+            logger.warning(
+                "recovery truncated segment",
+                metadata: [
+                    "file": "\(logPath)", "position": "\(position)", "bytesCut": "\(fileSize - position)",
+                    "reason": "\(reason ?? "")",
+                ])
         }
-        return SegmentRecoveryResult(validBytes: position, truncatedBytes: fileSize - position, batches: batches,
-                                     reason: position < fileSize ? reason : nil)
+        return SegmentRecoveryResult(
+            validBytes: position, truncatedBytes: fileSize - position, batches: batches,
+            reason: position < fileSize ? reason : nil)
     }
 
     /// Index maintenance shared by append and recovery (Kafka's cadence: an entry for a batch when
@@ -261,8 +277,11 @@ final class LogSegment: @unchecked Sendable {
     /// in the written copy of the first 17 bytes (the caller's buffer is not modified, so no
     /// copy-on-write), then maintains the indexes. On a failed write the file is cut back to its
     /// previous size; if even that fails the error says so and the caller fails the log.
-    func append(batch bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, config: LogConfig)
-        throws(StorageError) {
+    func append(
+        batch bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, config: LogConfig
+    )
+        throws(StorageError)
+    {
         precondition(!isSealed, "append to sealed segment \(logPath)")
         precondition(header.baseOffset >= nextOffset, "offsets must increase in \(logPath)")
         precondition(bytes.count == header.sizeInBytes)
@@ -271,20 +290,23 @@ final class LogSegment: @unchecked Sendable {
         try withUnsafeTemporaryAllocation(byteCount: prefixSize, alignment: 8) { (prefix) throws(StorageError) in
             prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<prefixSize]))
             prefix.storeBytes(of: header.baseOffset.bigEndian, toByteOffset: 0, as: Int64.self)
-            prefix.storeBytes(of: header.partitionLeaderEpoch.bigEndian,
-                              toByteOffset: RecordBatchHeader.Layout.partitionLeaderEpoch, as: Int32.self)
+            prefix.storeBytes(
+                of: header.partitionLeaderEpoch.bigEndian,
+                toByteOffset: RecordBatchHeader.Layout.partitionLeaderEpoch, as: Int32.self)
             do throws(StorageError) {
-                _ = try fileSystem.write(fd, UnsafeRawBufferPointer(prefix),
-                                         UnsafeRawBufferPointer(rebasing: bytes[prefixSize...]),
-                                         at: Int64(position), path: logPath)
+                _ = try fileSystem.write(
+                    fd, UnsafeRawBufferPointer(prefix),
+                    UnsafeRawBufferPointer(rebasing: bytes[prefixSize...]),
+                    at: Int64(position), path: logPath)
             } catch {
                 do throws(StorageError) {
                     try fileSystem.truncate(fd, size: Int64(position), path: logPath)
                 } catch let cutError {
                     var code = EIO
-                    if case let .io(_, _, cutCode) = cutError { code = cutCode }
-                    throw StorageError.io(operation: "write failed (\(error)); cutting back to \(position) also failed",
-                                          path: logPath, errno: code)
+                    if case .io(_, _, let cutCode) = cutError { code = cutCode }
+                    throw StorageError.io(
+                        operation: "write failed (\(error)); cutting back to \(position) also failed",
+                        path: logPath, errno: code)
                 }
                 throw error
             }
@@ -352,8 +374,9 @@ final class LogSegment: @unchecked Sendable {
 
     /// A view capturing the writer's current bounds, for publication to readers.
     func view() -> SegmentView {
-        SegmentView(segment: self, size: size, indexEntries: offsetIndex.entryCount,
-                    timeIndexEntries: timeIndex.entryCount, nextOffset: nextOffset, maxTimestamp: maxTimestamp)
+        SegmentView(
+            segment: self, size: size, indexEntries: offsetIndex.entryCount,
+            timeIndexEntries: timeIndex.entryCount, nextOffset: nextOffset, maxTimestamp: maxTimestamp)
     }
 }
 
@@ -376,7 +399,8 @@ struct SegmentView: Sendable {
             // open checks only the last entry, so verify this one against the log before trusting it;
             // a bad entry costs a scan from the segment start, never a wrong or failed read.
             if entry.position < size, let header = try? self.header(at: entry.position, map: map),
-               header.lastOffset == entry.offset {
+                header.lastOffset == entry.offset
+            {
                 position = entry.position
             }
         }
@@ -393,9 +417,11 @@ struct SegmentView: Sendable {
         let bytes = map.bytes(position..<size)
         do {
             let header = try RecordBatchHeader(parsing: bytes)
-            guard header.batchLength >= RecordBatchHeader.Layout.batchLengthMin, header.sizeInBytes <= bytes.count else {
-                throw StorageError.corruptSegment(path: segment.logPath, position: position,
-                                                  reason: "batch length \(header.batchLength) runs past the end")
+            guard header.batchLength >= RecordBatchHeader.Layout.batchLengthMin, header.sizeInBytes <= bytes.count
+            else {
+                throw StorageError.corruptSegment(
+                    path: segment.logPath, position: position,
+                    reason: "batch length \(header.batchLength) runs past the end")
             }
             return header
         } catch let error as StorageError {

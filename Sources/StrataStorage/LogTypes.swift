@@ -18,7 +18,8 @@ public struct TopicPartition: Hashable, Sendable, CustomStringConvertible, Compa
         guard let dash = directoryName.lastIndex(of: "-") else { return nil }
         let topic = String(directoryName[..<dash])
         guard let partition = Int32(directoryName[directoryName.index(after: dash)...]), partition >= 0,
-              Topic.validationError(topic) == nil else { return nil }
+            Topic.validationError(topic) == nil
+        else { return nil }
         self.init(topic, partition)
     }
 
@@ -37,7 +38,8 @@ public enum Topic {
         if name == "." || name == ".." { return "'.' and '..' are reserved" }
         if name.utf8.count > nameLengthMax { return "longer than \(nameLengthMax) characters" }
         for byte in name.utf8 {
-            let ok = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            let ok =
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || byte == 0x2e || byte == 0x5f || byte == 0x2d
             if !ok { return "contains a character outside [A-Za-z0-9._-]" }
         }
@@ -56,8 +58,10 @@ public struct AppendInfo: Sendable, Equatable {
     public var sizeInBytes: Int
     public var logStartOffset: Int64
 
-    public init(firstOffset: Int64, lastOffset: Int64, maxTimestamp: Int64, logAppendTime: Int64, sizeInBytes: Int,
-                logStartOffset: Int64) {
+    public init(
+        firstOffset: Int64, lastOffset: Int64, maxTimestamp: Int64, logAppendTime: Int64, sizeInBytes: Int,
+        logStartOffset: Int64
+    ) {
         self.firstOffset = firstOffset
         self.lastOffset = lastOffset
         self.maxTimestamp = maxTimestamp

@@ -15,8 +15,9 @@ final class OffsetIndex: @unchecked Sendable {
 
     init(path: String, baseOffset: Int64, maxBytes: Int, writable: Bool, fileSystem: FileSystem) throws(StorageError) {
         self.baseOffset = baseOffset
-        file = try IndexFile(path: path, entrySize: Self.entrySize, maxBytes: maxBytes, writable: writable,
-                             fileSystem: fileSystem)
+        file = try IndexFile(
+            path: path, entrySize: Self.entrySize, maxBytes: maxBytes, writable: writable,
+            fileSystem: fileSystem)
     }
 
     var entryCount: Int { file.entryCount }

@@ -46,7 +46,8 @@ extension PartitionLog {
     }
 
     /// Dirty bytes / cleanable bytes of the compactable section, and the oldest dirty timestamp.
-    public func dirtyRatio(nowMilliseconds now: Int64) -> (ratio: Double, dirtyBytes: Int, oldestDirtyTimestamp: Int64?) {
+    public func dirtyRatio(nowMilliseconds now: Int64) -> (ratio: Double, dirtyBytes: Int, oldestDirtyTimestamp: Int64?)
+    {
         let snap = snapshot()
         let views = cleanableViews(snap, now: now)
         let firstDirty = max(cleanerCheckpoint, snap.logStartOffset)
@@ -70,9 +71,12 @@ extension PartitionLog {
     /// `segment.bytes`. Batches keep their base and last offsets and producer fields; only rebuilt
     /// batches are recompressed. Each group is swapped in crash-safely (see `CompactionStep`).
     /// Returns nil when there was nothing to do.
-    public func compact(nowMilliseconds now: Int64, dedupeBufferBytes: Int,
-                        crashHook: ((CompactionStep) throws(StorageError) -> Void)? = nil)
-        throws(StorageError) -> CompactionResult? {
+    public func compact(
+        nowMilliseconds now: Int64, dedupeBufferBytes: Int,
+        crashHook: ((CompactionStep) throws(StorageError) -> Void)? = nil
+    )
+        throws(StorageError) -> CompactionResult?
+    {
         let snap = snapshot()
         let config = snap.config
         guard config.isCompacted else { return nil }
@@ -95,8 +99,9 @@ extension PartitionLog {
             mapEnd = views[index].nextOffset
         }
         guard mapped > dirtyStart else {
-            logger.warning("compaction skipped: one segment's keys exceed log.cleaner.dedupe.buffer.size",
-                           metadata: ["segment": "\(views[dirtyStart].baseOffset)", "limit": "\(dedupeBufferBytes)"])
+            logger.warning(
+                "compaction skipped: one segment's keys exceed log.cleaner.dedupe.buffer.size",
+                metadata: ["segment": "\(views[dirtyStart].baseOffset)", "limit": "\(dedupeBufferBytes)"])
             return nil
         }
 
@@ -106,11 +111,14 @@ extension PartitionLog {
             try cleanGroup(group, map: map, now: now, config: config, result: &result, crashHook: crashHook)
         }
         writer.withLock { $0.cleanerCheckpoint = max($0.cleanerCheckpoint, mapEnd) }
-        logger.info("compacted", metadata: [
-            "segmentsIn": "\(result.segmentsIn)", "segmentsOut": "\(result.segmentsOut)", "bytesIn": "\(result.bytesIn)",
-            "bytesOut": "\(result.bytesOut)", "recordsRemoved": "\(result.recordsRemoved)",
-            "tombstonesRemoved": "\(result.tombstonesRemoved)", "cleanedThrough": "\(mapEnd)",
-        ])
+        logger.info(
+            "compacted",
+            metadata: [
+                "segmentsIn": "\(result.segmentsIn)", "segmentsOut": "\(result.segmentsOut)",
+                "bytesIn": "\(result.bytesIn)",
+                "bytesOut": "\(result.bytesOut)", "recordsRemoved": "\(result.recordsRemoved)",
+                "tombstonesRemoved": "\(result.tombstonesRemoved)", "cleanedThrough": "\(mapEnd)",
+            ])
         return result
     }
 
@@ -122,7 +130,8 @@ extension PartitionLog {
         var size = 0
         for view in views {
             if let first = current.first,
-               size + view.size > config.segmentBytes || view.nextOffset - first.baseOffset > Int64(UInt32.max) {
+                size + view.size > config.segmentBytes || view.nextOffset - first.baseOffset > Int64(UInt32.max)
+            {
                 result.append(current)
                 current = []
                 size = 0
@@ -159,8 +168,11 @@ extension PartitionLog {
         }
     }
 
-    private func decodeBatch(_ view: SegmentView, position: Int, header: RecordBatchHeader, map: MappedFile)
-        throws(StorageError) -> RecordBatch {
+    private func decodeBatch(
+        _ view: SegmentView, position: Int, header: RecordBatchHeader, map: MappedFile
+    )
+        throws(StorageError) -> RecordBatch
+    {
         var buffer = ByteBufferAllocator().buffer(capacity: header.sizeInBytes)
         buffer.writeBytes(map.bytes(position..<position + header.sizeInBytes))
         do { return try RecordBatch(buffer: buffer) } catch {
@@ -169,16 +181,19 @@ extension PartitionLog {
     }
 
     /// Recopies one group into `.cleaning/<base>.log` (with indexes), then swaps it in.
-    private func cleanGroup(_ group: [SegmentView], map: OffsetMap, now: Int64, config: LogConfig,
-                            result: inout CompactionResult,
-                            crashHook: ((CompactionStep) throws(StorageError) -> Void)?) throws(StorageError) {
+    private func cleanGroup(
+        _ group: [SegmentView], map: OffsetMap, now: Int64, config: LogConfig,
+        result: inout CompactionResult,
+        crashHook: ((CompactionStep) throws(StorageError) -> Void)?
+    ) throws(StorageError) {
         let base = group[0].baseOffset
         let cleaningDirectory = directory + "/" + Self.cleaningDirectoryName
         try fileSystem.createDirectory(cleaningDirectory)
         var cleaningConfig = config
         cleaningConfig.segmentBytes = Int(Int32.max)
-        let output = try LogSegment.create(directory: cleaningDirectory, baseOffset: base, config: cleaningConfig,
-                                           fileSystem: fileSystem, nowMilliseconds: now)
+        let output = try LogSegment.create(
+            directory: cleaningDirectory, baseOffset: base, config: cleaningConfig,
+            fileSystem: fileSystem, nowMilliseconds: now)
         for view in group {
             result.segmentsIn += 1
             result.bytesIn += view.size
@@ -188,8 +203,10 @@ extension PartitionLog {
             while position < view.size {
                 let header = try view.header(at: position, map: mapping)
                 let original = mapping.bytes(position..<position + header.sizeInBytes)
-                if let rebuilt = try filter(view, position: position, header: header, mapping: mapping, map: map,
-                                            now: now, config: config, result: &result) {
+                if let rebuilt = try filter(
+                    view, position: position, header: header, mapping: mapping, map: map,
+                    now: now, config: config, result: &result)
+                {
                     if let rebuilt {
                         var bytes = rebuilt
                         let rebuiltHeader = try headerOf(bytes, path: view.segment.logPath, position: position)
@@ -227,12 +244,15 @@ extension PartitionLog {
 
     /// Decides one batch's fate. Returns nil to drop it, `.some(nil)` to copy it verbatim, or
     /// `.some(bytes)` for a rebuilt batch.
-    private func filter(_ view: SegmentView, position: Int, header: RecordBatchHeader, mapping: MappedFile,
-                        map: OffsetMap, now: Int64, config: LogConfig, result: inout CompactionResult)
-        throws(StorageError) -> ByteBuffer?? {
+    private func filter(
+        _ view: SegmentView, position: Int, header: RecordBatchHeader, mapping: MappedFile,
+        map: OffsetMap, now: Int64, config: LogConfig, result: inout CompactionResult
+    )
+        throws(StorageError) -> ByteBuffer??
+    {
         if header.isControl { return .some(nil) }
         guard header.compression == CompressionCodec.none || header.compression == .lz4 else {
-            return .some(nil)   // cannot decode other codecs: keep the batch whole
+            return .some(nil)  // cannot decode other codecs: keep the batch whole
         }
         let batch = try decodeBatch(view, position: position, header: header, map: mapping)
         let horizonPassed = header.hasDeleteHorizon && now >= header.baseTimestamp
@@ -243,7 +263,10 @@ extension PartitionLog {
             var records = try batch.makeRecordIterator()
             while let record = try records.next() {
                 total += 1
-                guard let key = record.key else { result.recordsRemoved += 1; continue }
+                guard let key = record.key else {
+                    result.recordsRemoved += 1
+                    continue
+                }
                 if let latest = map.latest(key), latest > record.offset {
                     result.recordsRemoved += 1
                     continue
@@ -277,8 +300,9 @@ extension PartitionLog {
             builder.fixedBaseTimestamp = header.baseTimestamp
         }
         for record in kept {
-            builder.append(offsetDelta: Int32(record.offset - header.baseOffset), key: record.key, value: record.value,
-                           headers: Array(record.headers), timestamp: record.timestamp)
+            builder.append(
+                offsetDelta: Int32(record.offset - header.baseOffset), key: record.key, value: record.value,
+                headers: Array(record.headers), timestamp: record.timestamp)
         }
         do {
             var bytes = try builder.build(lastOffsetDelta: header.lastOffsetDelta)
@@ -291,14 +315,16 @@ extension PartitionLog {
 
     /// Swaps the compacted segment in under the writer lock, in the order recovery understands:
     /// commit (`.swap`), retire the old files (`.deleted`), move the indexes, rename into place.
-    private func swapIn(group: [SegmentView], cleaned: LogSegment, cleaningDirectory: String, now: Int64,
-                        crashHook: ((CompactionStep) throws(StorageError) -> Void)?) throws(StorageError) {
+    private func swapIn(
+        group: [SegmentView], cleaned: LogSegment, cleaningDirectory: String, now: Int64,
+        crashHook: ((CompactionStep) throws(StorageError) -> Void)?
+    ) throws(StorageError) {
         let base = group[0].baseOffset
         let stem = SegmentFileName.stem(base)
         try writer.withLock { (state) throws(StorageError) in
             guard let start = state.segments.firstIndex(where: { $0 === group[0].segment }),
-                  start + group.count < state.segments.count,
-                  zip(state.segments[start..<(start + group.count)], group).allSatisfy({ $0.0 === $0.1.segment })
+                start + group.count < state.segments.count,
+                zip(state.segments[start..<(start + group.count)], group).allSatisfy({ $0.0 === $0.1.segment })
             else {
                 // Retention or DeleteRecords removed part of the group meanwhile: drop this output.
                 try cleaned.deleteFiles()
@@ -310,15 +336,21 @@ extension PartitionLog {
             try crashHook?(.swapCommitted)
             for view in group { try view.segment.markDeleted() }
             try crashHook?(.oldSegmentsDeleted)
-            try fileSystem.rename(cleaned.offsetIndex.file.path, to: directory + "/" + stem + SegmentFileName.indexSuffix)
-            try fileSystem.rename(cleaned.timeIndex.file.path, to: directory + "/" + stem + SegmentFileName.timeIndexSuffix)
-            try fileSystem.rename(directory + "/" + SegmentFileName.swapName(base: base, end: end),
-                                  to: directory + "/" + stem + SegmentFileName.logSuffix)
+            try fileSystem.rename(
+                cleaned.offsetIndex.file.path, to: directory + "/" + stem + SegmentFileName.indexSuffix)
+            try fileSystem.rename(
+                cleaned.timeIndex.file.path, to: directory + "/" + stem + SegmentFileName.timeIndexSuffix)
+            try fileSystem.rename(
+                directory + "/" + SegmentFileName.swapName(base: base, end: end),
+                to: directory + "/" + stem + SegmentFileName.logSuffix)
             try fileSystem.syncDirectory(directory)
             try crashHook?(.swapRenamed)
-            let replacement = try LogSegment.open(directory: directory, baseOffset: base, config: state.config,
-                                                  fileSystem: fileSystem, writable: false, nowMilliseconds: now)
-            if let reason = try replacement.loadAfterCleanShutdown(scanTail: false, nextSegmentBase: end, logger: logger) {
+            let replacement = try LogSegment.open(
+                directory: directory, baseOffset: base, config: state.config,
+                fileSystem: fileSystem, writable: false, nowMilliseconds: now)
+            if let reason = try replacement.loadAfterCleanShutdown(
+                scanTail: false, nextSegmentBase: end, logger: logger)
+            {
                 throw .corruptSegment(path: replacement.logPath, position: 0, reason: "compacted segment: \(reason)")
             }
             state.segments.replaceSubrange(start..<(start + group.count), with: [replacement])

@@ -43,7 +43,7 @@ public final class PartitionLog: Sendable {
         var logEndOffset: Int64 { active.nextOffset }
     }
 
-    private struct Durability {
+    struct Durability {
         var durableOffset: Int64
         var lastFlushMilliseconds: Int64
         var syncRunning = false
@@ -80,11 +80,13 @@ public final class PartitionLog: Sendable {
 
     let writer: Mutex<Writer>
     private let published: Mutex<LogSnapshot>
-    private let durability: Mutex<Durability>
+    let durability: Mutex<Durability>
 
-    private init(topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [LogSegment],
-                 logStartOffset: Int64, durableOffset: Int64, fileSystem: FileSystem, clock: StorageClock,
-                 executor: BlockingExecutor, logger: Logger) {
+    private init(
+        topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [LogSegment],
+        logStartOffset: Int64, durableOffset: Int64, fileSystem: FileSystem, clock: StorageClock,
+        executor: BlockingExecutor, logger: Logger
+    ) {
         self.topicPartition = topicPartition
         self.directory = directory
         self.fileSystem = fileSystem
@@ -95,11 +97,14 @@ public final class PartitionLog: Sendable {
         logger[metadataKey: "partition"] = "\(topicPartition.partition)"
         self.logger = logger
         let closedViews = segments.dropLast().map { $0.view() }
-        let state = Writer(config: config, segments: segments, closedViews: Array(closedViews),
-                           logStartOffset: logStartOffset)
+        let state = Writer(
+            config: config, segments: segments, closedViews: Array(closedViews),
+            logStartOffset: logStartOffset)
         writer = Mutex(state)
-        published = Mutex(LogSnapshot(config: config, closed: Array(closedViews), active: segments.last!.view(),
-                                      logStartOffset: logStartOffset, logEndOffset: segments.last!.nextOffset))
+        published = Mutex(
+            LogSnapshot(
+                config: config, closed: Array(closedViews), active: segments.last!.view(),
+                logStartOffset: logStartOffset, logEndOffset: segments.last!.nextOffset))
         durability = Mutex(Durability(durableOffset: durableOffset, lastFlushMilliseconds: clock.nowMilliseconds()))
     }
 
@@ -117,8 +122,10 @@ public final class PartitionLog: Sendable {
         /// First uncompacted offset from `cleaner-offset-checkpoint`, if any.
         public var cleanerCheckpoint: Int64?
 
-        public init(cleanShutdown: Bool, recoveryPoint: Int64? = nil, logStartOffset: Int64? = nil,
-                    cleanerCheckpoint: Int64? = nil) {
+        public init(
+            cleanShutdown: Bool, recoveryPoint: Int64? = nil, logStartOffset: Int64? = nil,
+            cleanerCheckpoint: Int64? = nil
+        ) {
             self.cleanShutdown = cleanShutdown
             self.recoveryPoint = recoveryPoint
             self.logStartOffset = logStartOffset
@@ -129,10 +136,12 @@ public final class PartitionLog: Sendable {
     /// Opens (or creates) the partition in `directory`: resolves leftover cleaner files, loads
     /// segments, and after an unclean shutdown re-validates everything from the recovery point,
     /// truncating at the first bad batch and deleting later segments.
-    public static func open(directory: String, topicPartition: TopicPartition, config: LogConfig,
-                            options: OpenOptions, fileSystem: FileSystem = PosixFileSystem(),
-                            clock: StorageClock = SystemClock(), executor: BlockingExecutor,
-                            logger: Logger) throws(StorageError) -> PartitionLog {
+    public static func open(
+        directory: String, topicPartition: TopicPartition, config: LogConfig,
+        options: OpenOptions, fileSystem: FileSystem = PosixFileSystem(),
+        clock: StorageClock = SystemClock(), executor: BlockingExecutor,
+        logger: Logger
+    ) throws(StorageError) -> PartitionLog {
         try fileSystem.createDirectory(directory)
         let now = clock.nowMilliseconds()
         var names = try fileSystem.listDirectory(directory)
@@ -142,8 +151,11 @@ public final class PartitionLog: Sendable {
         var durableOffset: Int64
         if bases.isEmpty {
             let start = options.logStartOffset ?? 0
-            segments = [try LogSegment.create(directory: directory, baseOffset: start, config: config,
-                                              fileSystem: fileSystem, nowMilliseconds: now)]
+            segments = [
+                try LogSegment.create(
+                    directory: directory, baseOffset: start, config: config,
+                    fileSystem: fileSystem, nowMilliseconds: now)
+            ]
             try fileSystem.syncDirectory(directory)
             durableOffset = start
         } else {
@@ -163,23 +175,29 @@ public final class PartitionLog: Sendable {
                 let nextBase = isLast ? nil : bases[index + 1]
                 // A segment just swapped in by recovery has no trustworthy index yet.
                 var needsRecovery = index >= recoverFrom || swapped.contains(base)
-                var segment = try LogSegment.open(directory: directory, baseOffset: base, config: config,
-                                                  fileSystem: fileSystem, writable: isLast || needsRecovery,
-                                                  nowMilliseconds: now)
-                if !needsRecovery, let reason = try segment.loadAfterCleanShutdown(
-                    scanTail: isLast, nextSegmentBase: nextBase, logger: logger) {
-                    logger.warning("segment needs recovery", metadata: ["file": "\(segment.logPath)", "reason": "\(reason)"])
+                var segment = try LogSegment.open(
+                    directory: directory, baseOffset: base, config: config,
+                    fileSystem: fileSystem, writable: isLast || needsRecovery,
+                    nowMilliseconds: now)
+                if !needsRecovery,
+                    let reason = try segment.loadAfterCleanShutdown(
+                        scanTail: isLast, nextSegmentBase: nextBase, logger: logger)
+                {
+                    logger.warning(
+                        "segment needs recovery", metadata: ["file": "\(segment.logPath)", "reason": "\(reason)"])
                     needsRecovery = true
                     if !isLast {
-                        segment = try LogSegment.open(directory: directory, baseOffset: base, config: config,
-                                                      fileSystem: fileSystem, writable: true, nowMilliseconds: now)
+                        segment = try LogSegment.open(
+                            directory: directory, baseOffset: base, config: config,
+                            fileSystem: fileSystem, writable: true, nowMilliseconds: now)
                     }
                 }
                 if needsRecovery {
                     let result = try segment.recover(config: config, logger: logger)
                     if let previous = segments.last, segment.size > 0, previous.nextOffset > base {
-                        throw .corruptSegment(path: segment.logPath, position: 0,
-                                              reason: "segment base \(base) overlaps previous segment ending at \(previous.nextOffset)")
+                        throw .corruptSegment(
+                            path: segment.logPath, position: 0,
+                            reason: "segment base \(base) overlaps previous segment ending at \(previous.nextOffset)")
                     }
                     try segment.syncLog()
                     if !isLast && result.truncatedBytes == 0 { try segment.seal() }
@@ -190,19 +208,25 @@ public final class PartitionLog: Sendable {
                 if truncated && index < bases.count {
                     // Everything after a cut is unreachable: delete it, oldest first.
                     for later in bases[index...] {
-                        let doomed = try LogSegment.open(directory: directory, baseOffset: later, config: config,
-                                                         fileSystem: fileSystem, writable: false, nowMilliseconds: now)
-                        logger.warning("recovery deleted segment after truncation", metadata: [
-                            "file": "\(doomed.logPath)", "bytes": "\(doomed.size)"])
+                        let doomed = try LogSegment.open(
+                            directory: directory, baseOffset: later, config: config,
+                            fileSystem: fileSystem, writable: false, nowMilliseconds: now)
+                        logger.warning(
+                            "recovery deleted segment after truncation",
+                            metadata: [
+                                "file": "\(doomed.logPath)", "bytes": "\(doomed.size)",
+                            ])
                         try doomed.deleteFiles()
                     }
                     try fileSystem.syncDirectory(directory)
                     // The truncated segment becomes the writable last one.
                     if segments.last!.isSealed {
                         let last = segments.removeLast()
-                        segments.append(try LogSegment.open(directory: directory, baseOffset: last.baseOffset,
-                                                            config: config, fileSystem: fileSystem, writable: true,
-                                                            nowMilliseconds: now))
+                        segments.append(
+                            try LogSegment.open(
+                                directory: directory, baseOffset: last.baseOffset,
+                                config: config, fileSystem: fileSystem, writable: true,
+                                nowMilliseconds: now))
                         _ = try segments.last!.recover(config: config, logger: logger)
                     }
                     break
@@ -214,9 +238,10 @@ public final class PartitionLog: Sendable {
         }
         let firstBase = segments[0].baseOffset
         let logStart = max(firstBase, min(options.logStartOffset ?? firstBase, segments.last!.nextOffset))
-        let log = PartitionLog(topicPartition: topicPartition, directory: directory, config: config,
-                               segments: segments, logStartOffset: logStart, durableOffset: durableOffset,
-                               fileSystem: fileSystem, clock: clock, executor: executor, logger: logger)
+        let log = PartitionLog(
+            topicPartition: topicPartition, directory: directory, config: config,
+            segments: segments, logStartOffset: logStart, durableOffset: durableOffset,
+            fileSystem: fileSystem, clock: clock, executor: executor, logger: logger)
         if let checkpoint = options.cleanerCheckpoint {
             log.writer.withLock { $0.cleanerCheckpoint = min(checkpoint, $0.logEndOffset) }
         }
@@ -226,12 +251,14 @@ public final class PartitionLog: Sendable {
     /// Where the cleaner builds a compacted segment (with its indexes) before swapping it in.
     static let cleaningDirectoryName = ".cleaning"
 
-    /// Deletes `.cleaned`, `.deleted` and `.tmp` files and the `.cleaning` directory, then completes any interrupted compaction
-    /// swap: a `<base>.log.<end>.swap` file replaces every segment whose base offset lies in
+    /// Deletes `.cleaned`, `.deleted` and `.tmp` files and the `.cleaning` directory, then completes
+    /// any interrupted compaction swap: a `<base>.log.<end>.swap` file replaces every segment whose base offset lies in
     /// `[base, end)` (their files are removed) and becomes `<base>.log`. Returns the bases of the
     /// swapped-in segments (their indexes must be rebuilt).
-    private static func resolveLeftovers(directory: String, names: inout [String], fileSystem: FileSystem,
-                                         logger: Logger) throws(StorageError) -> Set<Int64> {
+    private static func resolveLeftovers(
+        directory: String, names: inout [String], fileSystem: FileSystem,
+        logger: Logger
+    ) throws(StorageError) -> Set<Int64> {
         var changed = false
         for name in names where name.hasSuffix(".cleaned") || name.hasSuffix(".deleted") || name.hasSuffix(".tmp") {
             logger.info("removing leftover file", metadata: ["file": "\(directory)/\(name)"])
@@ -251,16 +278,23 @@ public final class PartitionLog: Sendable {
                 logger.warning("ignoring unrecognised swap file", metadata: ["file": "\(directory)/\(name)"])
                 continue
             }
-            logger.notice("completing interrupted compaction swap", metadata: [
-                "file": "\(directory)/\(name)", "replaces": "[\(base), \(end))"])
+            logger.notice(
+                "completing interrupted compaction swap",
+                metadata: [
+                    "file": "\(directory)/\(name)", "replaces": "[\(base), \(end))",
+                ])
             for other in names {
-                for suffix in [SegmentFileName.logSuffix, SegmentFileName.indexSuffix, SegmentFileName.timeIndexSuffix] {
-                    if let otherBase = SegmentFileName.baseOffset(of: other, suffix: suffix), otherBase >= base, otherBase < end {
+                for suffix in [SegmentFileName.logSuffix, SegmentFileName.indexSuffix, SegmentFileName.timeIndexSuffix]
+                {
+                    if let otherBase = SegmentFileName.baseOffset(of: other, suffix: suffix), otherBase >= base,
+                        otherBase < end
+                    {
                         try fileSystem.remove(directory + "/" + other)
                     }
                 }
             }
-            try fileSystem.rename(directory + "/" + name, to: directory + "/" + SegmentFileName.stem(base) + SegmentFileName.logSuffix)
+            try fileSystem.rename(
+                directory + "/" + name, to: directory + "/" + SegmentFileName.stem(base) + SegmentFileName.logSuffix)
             swapped.insert(base)
             changed = true
         }
@@ -299,9 +333,10 @@ public final class PartitionLog: Sendable {
     }
 
     func publish(_ state: Writer) {
-        let snap = LogSnapshot(config: state.config, closed: state.closedViews, active: state.active.view(),
-                               logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset,
-                               failure: state.failure)
+        let snap = LogSnapshot(
+            config: state.config, closed: state.closedViews, active: state.active.view(),
+            logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset,
+            failure: state.failure)
         published.withLock { $0 = snap }
     }
 
@@ -322,8 +357,9 @@ public final class PartitionLog: Sendable {
             throw .invalidBatch(partition: topicPartition.description, reason: error)
         }
         guard batch.sizeInBytes <= config.maxMessageBytes + RecordBatchHeader.Layout.logOverhead else {
-            throw .batchTooLarge(partition: topicPartition.description, size: batch.sizeInBytes,
-                                 limit: config.maxMessageBytes)
+            throw .batchTooLarge(
+                partition: topicPartition.description, size: batch.sizeInBytes,
+                limit: config.maxMessageBytes)
         }
         header.partitionLeaderEpoch = leaderEpoch
         let now = clock.nowMilliseconds()
@@ -331,8 +367,10 @@ public final class PartitionLog: Sendable {
             if state.isClosed { throw .closed(partition: topicPartition.description) }
             if let failure = state.failure { throw .logFailed(partition: topicPartition.description, cause: failure) }
             header.baseOffset = state.logEndOffset
-            if state.active.shouldRoll(batchBytes: header.sizeInBytes, lastOffset: header.lastOffset,
-                                       config: state.config, nowMilliseconds: now) {
+            if state.active.shouldRoll(
+                batchBytes: header.sizeInBytes, lastOffset: header.lastOffset,
+                config: state.config, nowMilliseconds: now)
+            {
                 try roll(&state, now: now)
             }
             do throws(StorageError) {
@@ -340,7 +378,7 @@ public final class PartitionLog: Sendable {
                     try state.active.append(batch: bytes, header: header, config: state.config)
                 }
             } catch {
-                if case let .io(operation, _, _) = error, operation.contains("also failed") {
+                if case .io(let operation, _, _) = error, operation.contains("also failed") {
                     state.failure = "\(error)"
                     publish(state)
                 }
@@ -349,9 +387,12 @@ public final class PartitionLog: Sendable {
             state.unflushedMessages += Int64(header.recordCount)
             let flushDue = state.unflushedMessages >= state.config.flushMessages
             publish(state)
-            return (AppendInfo(firstOffset: header.baseOffset, lastOffset: header.lastOffset,
-                               maxTimestamp: header.maxTimestamp, logAppendTime: -1,
-                               sizeInBytes: header.sizeInBytes, logStartOffset: state.logStartOffset), flushDue)
+            return (
+                AppendInfo(
+                    firstOffset: header.baseOffset, lastOffset: header.lastOffset,
+                    maxTimestamp: header.maxTimestamp, logAppendTime: -1,
+                    sizeInBytes: header.sizeInBytes, logStartOffset: state.logStartOffset), flushDue
+            )
         }
         if result.1 { requestBackgroundFlush() }
         return result.0
@@ -361,8 +402,9 @@ public final class PartitionLog: Sendable {
         let old = state.active
         try old.flushIndexes()
         try old.seal()
-        let segment = try LogSegment.create(directory: directory, baseOffset: state.logEndOffset, config: state.config,
-                                            fileSystem: fileSystem, nowMilliseconds: now)
+        let segment = try LogSegment.create(
+            directory: directory, baseOffset: state.logEndOffset, config: state.config,
+            fileSystem: fileSystem, nowMilliseconds: now)
         try fileSystem.syncDirectory(directory)
         state.closedViews.append(old.view())
         state.segments.append(segment)
@@ -379,143 +421,6 @@ public final class PartitionLog: Sendable {
         }
     }
 
-    // MARK: Durability
-
-    /// Returns once every offset below `offset` is on disk. Group commit: one `fdatasync` covers
-    /// every append made before it starts, so concurrent callers share syncs.
-    public func flush(through offset: Int64) async throws(StorageError) {
-        if durability.withLock({ $0.durableOffset >= offset }) { return }
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
-            let start = durability.withLock { state -> Bool? in
-                if state.durableOffset >= offset { return nil }
-                state.waiters.append((offset, continuation))
-                if state.syncRunning { return false }
-                state.syncRunning = true
-                return true
-            }
-            switch start {
-            case nil: continuation.resume(returning: .success(()))
-            case true?: executor.submit { self.syncLoop() }
-            case false?: break
-            }
-        }
-        try result.get()
-    }
-
-    /// Starts a background sync unless one is running (flush.messages / flush.ms policy).
-    public func requestBackgroundFlush() {
-        let start = durability.withLock { state -> Bool in
-            if state.syncRunning { return false }
-            state.syncRunning = true
-            return true
-        }
-        if start { executor.submit { self.syncLoop() } }
-    }
-
-    /// Starts a background sync when `flush.ms` has passed since the last one and data is unsynced.
-    public func flushIfDue(nowMilliseconds: Int64) {
-        let snap = snapshot()
-        let due = durability.withLock { state in
-            state.durableOffset < snap.logEndOffset
-                && nowMilliseconds - state.lastFlushMilliseconds >= snap.config.flushMilliseconds
-        }
-        if due { requestBackgroundFlush() }
-    }
-
-    /// Syncs now on the calling thread (blocking): everything appended so far becomes durable.
-    public func flush() throws(StorageError) {
-        let result = syncOnce()
-        let waiters = durability.withLock { state in
-            completeWaiters(&state, result: result)
-        }
-        for waiter in waiters { waiter.0.resume(returning: waiter.1) }
-        _ = try result.get()
-    }
-
-    /// Runs on the executor: sync rounds until no waiter is left uncovered.
-    private func syncLoop() {
-        while true {
-            gatherGroup()
-            let result = syncOnce()
-            let (ready, again) = durability.withLock { state -> ([(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)], Bool) in
-                let ready = completeWaiters(&state, result: result)
-                state.lastRoundWaiters = ready.count
-                let again = !state.waiters.isEmpty
-                if !again { state.syncRunning = false }
-                return (ready, again)
-            }
-            for (continuation, outcome) in ready { continuation.resume(returning: outcome) }
-            if !again { return }
-        }
-    }
-
-    /// Group commit's gathering step. Appenders released by a sync come back one by one; syncing as
-    /// soon as the first returns would cover only it and make the rest wait a whole extra sync. So
-    /// when the previous sync released several waiters, wait (bounded by
-    /// `groupCommitGatherNanosecondsMax`, yielding the CPU) until as many are waiting again. A lone
-    /// writer (one waiter per round) never waits.
-    private func gatherGroup() {
-        let expected = durability.withLock { $0.lastRoundWaiters }
-        guard expected > 1 else { return }
-        let start = DispatchTime.now().uptimeNanoseconds
-        while durability.withLock({ $0.waiters.count }) < expected
-            && DispatchTime.now().uptimeNanoseconds - start < Self.groupCommitGatherNanosecondsMax {
-            sched_yield()
-        }
-    }
-
-    /// Removes and returns waiters that `result` settles: all on failure, else those now durable.
-    private func completeWaiters(_ state: inout Durability, result: Result<Int64, StorageError>)
-        -> [(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)] {
-        var ready: [(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)] = []
-        switch result {
-        case let .success(target):
-            state.durableOffset = max(state.durableOffset, target)
-            state.lastFlushMilliseconds = clock.nowMilliseconds()
-            state.waiters.removeAll { waiter in
-                guard waiter.offset <= state.durableOffset else { return false }
-                ready.append((waiter.continuation, .success(())))
-                return true
-            }
-        case let .failure(error):
-            for waiter in state.waiters { ready.append((waiter.continuation, .failure(error))) }
-            state.waiters.removeAll()
-        }
-        return ready
-    }
-
-    /// One sync round: captures the log end and the segments holding unsynced offsets under the
-    /// writer lock, then fdatasyncs them outside it. A failed fsync fails the log: after a failed
-    /// fsync the kernel may have dropped the dirty pages, so nothing after the durable point can be
-    /// acknowledged any more.
-    private func syncOnce() -> Result<Int64, StorageError> {
-        let durable = durability.withLock { $0.durableOffset }
-        let captured = writer.withLock { state -> Result<(Int64, [LogSegment]), StorageError> in
-            if let failure = state.failure { return .failure(.logFailed(partition: topicPartition.description, cause: failure)) }
-            state.unflushedMessages = 0
-            let dirty = state.segments.filter { $0.nextOffset > durable || $0 === state.active }
-            return .success((state.logEndOffset, dirty))
-        }
-        guard case let .success((target, dirty)) = captured else {
-            if case let .failure(error) = captured { return .failure(error) }
-            fatalError("unreachable")
-        }
-        if target <= durable { return .success(target) }
-        for segment in dirty {
-            do {
-                try segment.syncLog()
-            } catch {
-                writer.withLock { state in
-                    state.failure = "\(error)"
-                    publish(state)
-                }
-                logger.error("fdatasync failed; log is now read-only", metadata: ["error": "\(error)"])
-                return .failure(error)
-            }
-        }
-        return .success(target)
-    }
-
     // MARK: Reading
 
     /// Whole batches starting with the one containing `offset`, from a single segment, up to
@@ -523,11 +428,13 @@ public final class PartitionLog: Sendable {
     /// the log end. Offsets outside `[logStartOffset, logEndOffset]` throw `offsetOutOfRange`.
     public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws(StorageError) -> LogReadInfo {
         let snap = snapshot()
-        var info = LogReadInfo(slice: nil, highWatermark: snap.logEndOffset, logStartOffset: snap.logStartOffset,
-                               logEndOffset: snap.logEndOffset)
+        var info = LogReadInfo(
+            slice: nil, highWatermark: snap.logEndOffset, logStartOffset: snap.logStartOffset,
+            logEndOffset: snap.logEndOffset)
         guard offset >= snap.logStartOffset && offset <= snap.logEndOffset else {
-            throw .offsetOutOfRange(partition: topicPartition.description, offset: offset,
-                                    logStartOffset: snap.logStartOffset, logEndOffset: snap.logEndOffset)
+            throw .offsetOutOfRange(
+                partition: topicPartition.description, offset: offset,
+                logStartOffset: snap.logStartOffset, logEndOffset: snap.logEndOffset)
         }
         if offset == snap.logEndOffset { return info }
         var index = snap.segmentIndex(for: offset)
@@ -546,8 +453,9 @@ public final class PartitionLog: Sendable {
                 end += next.sizeInBytes
                 last = next
             }
-            info.slice = LogSlice(map: map, segment: view.segment, filePosition: start, length: end - start,
-                                  firstOffset: first.baseOffset, lastOffset: last.lastOffset)
+            info.slice = LogSlice(
+                map: map, segment: view.segment, filePosition: start, length: end - start,
+                firstOffset: first.baseOffset, lastOffset: last.lastOffset)
             return info
         }
         return info
@@ -561,9 +469,10 @@ public final class PartitionLog: Sendable {
             let view = snap.view(at: index)
             guard view.size > 0, view.maxTimestamp >= timestamp else { continue }
             let map = try view.segment.mapping(covering: view.size)
-            let startOffset = max(snap.logStartOffset,
-                                  view.segment.timeIndex.lookup(timestamp, count: view.timeIndexEntries)?.offset
-                                      ?? view.baseOffset)
+            let startOffset = max(
+                snap.logStartOffset,
+                view.segment.timeIndex.lookup(timestamp, count: view.timeIndexEntries)?.offset
+                    ?? view.baseOffset)
             guard var (position, header) = try view.locate(startOffset, map: map) else { continue }
             while true {
                 if header.maxTimestamp >= timestamp {
@@ -591,8 +500,11 @@ public final class PartitionLog: Sendable {
 
     /// Calls `body` with the header of every batch in the newest `segments` segments, oldest first
     /// (idempotent-producer state is rebuilt from these on startup). Headers only: no decompression.
-    public func forEachBatchHeader(inLastSegments segments: Int, _ body: (RecordBatchHeader) -> Void)
-        throws(StorageError) {
+    public func forEachBatchHeader(
+        inLastSegments segments: Int, _ body: (RecordBatchHeader) -> Void
+    )
+        throws(StorageError)
+    {
         let snap = snapshot()
         for index in max(0, snap.count - segments)..<snap.count {
             let view = snap.view(at: index)
@@ -603,107 +515,6 @@ public final class PartitionLog: Sendable {
                 let header = try view.header(at: position, map: map)
                 if header.lastOffset >= snap.logStartOffset { body(header) }
                 position += header.sizeInBytes
-            }
-        }
-    }
-
-    // MARK: Retention
-
-    /// Why segments were deleted.
-    public enum DeletionReason: String, Sendable {
-        case retentionTime = "retention.ms"
-        case retentionSize = "retention.bytes"
-        case logStartOffset = "log start offset"
-    }
-
-    /// Replaces the configuration (AlterConfigs); applies to the next append, roll and cleaning.
-    public func updateConfig(_ config: LogConfig) {
-        writer.withLock { state in
-            state.config = config
-            publish(state)
-        }
-    }
-
-    /// Moves the log start offset forward to `offset` (DeleteRecords); segments wholly below it are
-    /// deleted. Returns the new log start offset. Offsets above the high watermark are refused.
-    @discardableResult
-    public func deleteRecords(before offset: Int64) throws(StorageError) -> Int64 {
-        let now = clock.nowMilliseconds()
-        return try writer.withLock { (state) throws(StorageError) -> Int64 in
-            if state.isClosed { throw .closed(partition: topicPartition.description) }
-            guard offset >= 0 && offset <= state.logEndOffset else {
-                throw .offsetOutOfRange(partition: topicPartition.description, offset: offset,
-                                        logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
-            }
-            state.logStartOffset = max(state.logStartOffset, offset)
-            let start = state.logStartOffset
-            _ = try deleteSegments(&state, now: now) { _, _, next in next <= start ? .logStartOffset : nil }
-            publish(state)
-            return state.logStartOffset
-        }
-    }
-
-    /// Deletes the oldest closed segments past `retention.ms` (by largest record timestamp, or the
-    /// file's mtime when none) or beyond `retention.bytes`, advancing the log start offset to the
-    /// next segment's base. The active segment is never deleted. Returns (segments, bytes) deleted.
-    @discardableResult
-    public func applyRetention(nowMilliseconds now: Int64) throws(StorageError) -> (segments: Int, bytes: Int) {
-        try writer.withLock { (state) throws(StorageError) -> (segments: Int, bytes: Int) in
-            guard !state.isClosed, state.config.cleanupPolicy.contains("delete") else { return (0, 0) }
-            let config = state.config
-            var total = state.segments.reduce(0) { $0 + $1.size }
-            let result = try deleteSegments(&state, now: now) { segment, size, _ in
-                if config.retentionMilliseconds >= 0 {
-                    let newest = segment.maxTimestamp >= 0 ? segment.maxTimestamp : segment.lastModifiedMilliseconds()
-                    if now - newest > config.retentionMilliseconds { total -= size; return .retentionTime }
-                }
-                if config.retentionBytes >= 0 && Int64(total - size) >= config.retentionBytes {
-                    total -= size
-                    return .retentionSize
-                }
-                return nil
-            }
-            if result.segments > 0 { publish(state) }
-            return result
-        }
-    }
-
-    /// Deletes closed segments from the oldest while `reason` names a reason (stops at the first
-    /// nil): renames their files `.deleted`, drops them from the published list and advances the
-    /// log start offset. Files are removed later by `removeDeletedFiles(nowMilliseconds:)`.
-    private func deleteSegments(_ state: inout Writer, now: Int64,
-                                reason: (LogSegment, Int, Int64) -> DeletionReason?) throws(StorageError)
-        -> (segments: Int, bytes: Int) {
-        var deleted = 0
-        var bytes = 0
-        while state.segments.count > 1 {
-            let segment = state.segments[0]
-            let next = state.segments[1].baseOffset
-            guard let why = reason(segment, segment.size, next) else { break }
-            try segment.markDeleted()
-            state.segments.removeFirst()
-            state.closedViews.removeFirst()
-            state.logStartOffset = max(state.logStartOffset, next)
-            state.pendingDeletes.append((segment, now + state.config.fileDeleteDelayMilliseconds))
-            deleted += 1
-            bytes += segment.size
-            logger.info("deleted segment", metadata: ["baseOffset": "\(segment.baseOffset)", "bytes": "\(segment.size)",
-                                                      "reason": "\(why.rawValue)", "logStartOffset": "\(state.logStartOffset)"])
-        }
-        if deleted > 0 { try fileSystem.syncDirectory(directory) }
-        return (deleted, bytes)
-    }
-
-    /// Removes the files of deleted segments whose `file.delete.delay.ms` has passed.
-    public func removeDeletedFiles(nowMilliseconds now: Int64) {
-        let due = writer.withLock { state -> [LogSegment] in
-            let due = state.pendingDeletes.filter { $0.removeAtMilliseconds <= now }.map(\.segment)
-            state.pendingDeletes.removeAll { $0.removeAtMilliseconds <= now }
-            return due
-        }
-        for segment in due {
-            do throws(StorageError) { try segment.removeDeletedFiles() } catch {
-                logger.warning("cannot remove deleted segment files", metadata: ["error": "\(error)"])
             }
         }
     }

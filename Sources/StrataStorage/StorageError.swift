@@ -33,31 +33,31 @@ public enum StorageError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .io(operation, path, code):
+        case .io(let operation, let path, let code):
             return "\(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
-        case let .invalidBatch(partition, reason):
+        case .invalidBatch(let partition, let reason):
             return "invalid batch for \(partition): \(reason)"
-        case let .batchTooLarge(partition, size, limit):
+        case .batchTooLarge(let partition, let size, let limit):
             return "batch of \(size) bytes for \(partition) exceeds max.message.bytes \(limit)"
-        case let .invalidRecord(partition, reason):
+        case .invalidRecord(let partition, let reason):
             return "invalid record for \(partition): \(reason)"
-        case let .offsetOutOfRange(partition, offset, start, end):
+        case .offsetOutOfRange(let partition, let offset, let start, let end):
             return "offset \(offset) out of range for \(partition) (log start \(start), log end \(end))"
-        case let .corruptSegment(path, position, reason):
+        case .corruptSegment(let path, let position, let reason):
             return "corrupt segment \(path) at byte \(position): \(reason)"
-        case let .logFailed(partition, cause):
+        case .logFailed(let partition, let cause):
             return "log \(partition) is failed and read-only until reopened: \(cause)"
-        case let .closed(partition):
+        case .closed(let partition):
             return "log \(partition) is closed"
-        case let .invalidTopicName(name, reason):
+        case .invalidTopicName(let name, let reason):
             return "invalid topic name '\(name)': \(reason)"
-        case let .topicAlreadyExists(name):
+        case .topicAlreadyExists(let name):
             return "topic '\(name)' already exists"
-        case let .unknownTopicOrPartition(topic, partition):
+        case .unknownTopicOrPartition(let topic, let partition):
             return "unknown topic or partition \(topic)\(partition.map { "-\($0)" } ?? "")"
-        case let .invalidConfig(key, value, reason):
+        case .invalidConfig(let key, let value, let reason):
             return "invalid config \(key)=\(value): \(reason)"
-        case let .corruptMetadata(path, reason):
+        case .corruptMetadata(let path, let reason):
             return "corrupt metadata file \(path): \(reason)"
         }
     }

@@ -29,8 +29,8 @@ struct BatchWalker {
     @discardableResult
     mutating func step() -> Batch? {
         guard nextPosition < end,
-              let (_, length) = RecordBatchHeader.peekOffsetAndSize(input.bytes(nextPosition..<end)),
-              length >= RecordBatchHeader.Layout.batchLengthMin
+            let (_, length) = RecordBatchHeader.peekOffsetAndSize(input.bytes(nextPosition..<end)),
+            length >= RecordBatchHeader.Layout.batchLengthMin
         else {
             current = nil
             return nil

@@ -122,8 +122,11 @@ final class EventReporter {
 
     /// Reports a problem in this reporter's file.
     func problem(_ position: Int, _ offset: Int64?, _ kind: Problem.Kind, _ message: String, unread: Int? = nil) {
-        emit(.problem(Problem(file: file, position: position, offset: offset, kind: kind, message: message,
-                              unreadBytes: unread)))
+        emit(
+            .problem(
+                Problem(
+                    file: file, position: position, offset: offset, kind: kind, message: message,
+                    unreadBytes: unread)))
     }
 
     func note(_ message: String) { emit(.note(file: file, message: message)) }

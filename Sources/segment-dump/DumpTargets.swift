@@ -34,8 +34,9 @@ struct DumpTarget: Sendable {
         for kind in [FileKind.log, .index, .timeindex] {
             if let base = SegmentFileName.baseOffset(of: name, suffix: kind.suffix) {
                 let stem = String(argument.dropLast(kind.suffix.count))
-                return DumpTarget(jobs: [SegmentJob(stem: stem, displayStem: stem, baseOffset: base, kinds: [kind])],
-                                  isDirectory: false)
+                return DumpTarget(
+                    jobs: [SegmentJob(stem: stem, displayStem: stem, baseOffset: base, kinds: [kind])],
+                    isDirectory: false)
             }
         }
         throw DumpError("\(argument): not a segment file (expected <20-digit base offset>.log, .index or .timeindex)")

@@ -21,20 +21,25 @@ struct Dumper {
                 if job.kinds.contains(.log) || access(logPath, F_OK) == 0 {
                     let input = try MappedInput(path: logPath)
                     let shown = job.kinds.contains(.log)
-                    let reporter = EventReporter(sink: shown ? sink : nil, verify: options.verify,
-                                                 file: job.display(.log))
+                    let reporter = EventReporter(
+                        sink: shown ? sink : nil, verify: options.verify,
+                        file: job.display(.log))
                     if shown {
                         files += 1
-                        sink.emit(.fileStart(file: job.display(.log), kind: .log, baseOffset: job.baseOffset,
-                                             size: input.size))
+                        sink.emit(
+                            .fileStart(
+                                file: job.display(.log), kind: .log, baseOffset: job.baseOffset,
+                                size: input.size))
                         if target.isDirectory, let previous, job.baseOffset < previous.nextOffset {
-                            reporter.problem(0, job.baseOffset, .segmentOverlap, "segment base offset "
-                                + "\(job.baseOffset) is below the next offset \(previous.nextOffset) of the previous "
-                                + "segment \(previous.job.display(.log))")
+                            reporter.problem(
+                                0, job.baseOffset, .segmentOverlap,
+                                "segment base offset \(job.baseOffset) is below the next offset "
+                                    + "\(previous.nextOffset) of the previous segment \(previous.job.display(.log))")
                         }
                     }
-                    let dump = LogDump(input: input, file: job.display(.log), baseOffset: job.baseOffset,
-                                       options: options)
+                    let dump = LogDump(
+                        input: input, file: job.display(.log), baseOffset: job.baseOffset,
+                        options: options)
                     let (facts, fileTotals) = dump.run(reporter)
                     if shown {
                         sink.emit(.logSummary(file: job.display(.log), fileTotals))
@@ -62,10 +67,12 @@ struct Dumper {
         sink.emit(.fileStart(file: file, kind: kind, baseOffset: job.baseOffset, size: input.size))
         let entries: Int
         switch kind {
-        case .index: entries = IndexCheck(input: input, file: file, baseOffset: job.baseOffset)
-            .run(log: log, reporter: reporter)
-        default: entries = TimeIndexCheck(input: input, file: file, baseOffset: job.baseOffset)
-            .run(log: log, reporter: reporter)
+        case .index:
+            entries = IndexCheck(input: input, file: file, baseOffset: job.baseOffset)
+                .run(log: log, reporter: reporter)
+        default:
+            entries = TimeIndexCheck(input: input, file: file, baseOffset: job.baseOffset)
+                .run(log: log, reporter: reporter)
         }
         sink.emit(.indexSummary(file: file, kind: kind, entries: entries, problems: reporter.problems))
         return reporter.problems

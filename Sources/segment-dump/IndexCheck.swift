@@ -28,9 +28,11 @@ struct IndexCheck {
             let at = index * Self.entrySize
             reporter.emit(.indexEntry(file: file, entry: index, offset: offset, position: position))
             if let previous, offset <= previous.offset || position <= previous.position {
-                reporter.problem(at, offset, .nonMonotonicIndex, "entry \(index) (offset \(offset), position "
-                    + "\(position)) does not increase over entry \(previous.index) (offset \(previous.offset), "
-                    + "position \(previous.position))")
+                reporter.problem(
+                    at, offset, .nonMonotonicIndex,
+                    "entry \(index) (offset \(offset), position "
+                        + "\(position)) does not increase over entry \(previous.index) (offset \(previous.offset), "
+                        + "position \(previous.position))")
                 continue
             }
             // An entry pointing past the log is not a reference for the ones after it.
@@ -38,23 +40,31 @@ struct IndexCheck {
             if !pastLog { previous = (index, offset, position) }
             guard let log else { continue }
             if position >= log.facts.size {
-                reporter.problem(at, offset, .indexEntryPastLog, "entry \(index) points at position \(position), "
-                    + "at or past the end of the log (\(log.facts.size) bytes)")
+                reporter.problem(
+                    at, offset, .indexEntryPastLog,
+                    "entry \(index) points at position \(position), "
+                        + "at or past the end of the log (\(log.facts.size) bytes)")
             } else if position >= log.facts.readEnd {
                 if !log.facts.stoppedByLimit {
-                    reporter.problem(at, offset, .indexEntryInDamagedLog, "entry \(index) points at position "
-                        + "\(position), after the log became unreadable at byte \(log.facts.readEnd)")
+                    reporter.problem(
+                        at, offset, .indexEntryInDamagedLog,
+                        "entry \(index) points at position "
+                            + "\(position), after the log became unreadable at byte \(log.facts.readEnd)")
                 }
             } else if let batch = walker!.seek(position: position) {
                 if batch.lastOffset != offset {
                     let held = batch.baseOffset.map { "\($0)...\(batch.lastOffset.map(String.init) ?? "?")" } ?? "?"
-                    reporter.problem(at, offset, .indexOffsetMismatch, "entry \(index) says offset \(offset) but "
-                        + "the batch at position \(position) holds offsets \(held)")
+                    reporter.problem(
+                        at, offset, .indexOffsetMismatch,
+                        "entry \(index) says offset \(offset) but "
+                            + "the batch at position \(position) holds offsets \(held)")
                 }
             } else {
                 let next = walker!.current.map { "the next batch starts at \($0.position)" } ?? "no batch follows"
-                reporter.problem(at, offset, .indexEntryNotBatchBoundary, "entry \(index) points at position "
-                    + "\(position), which is not the start of a batch (\(next))")
+                reporter.problem(
+                    at, offset, .indexEntryNotBatchBoundary,
+                    "entry \(index) points at position "
+                        + "\(position), which is not the start of a batch (\(next))")
             }
         }
         entries.reportTail(reporter, truncatedKind: .truncatedIndex)

@@ -31,16 +31,19 @@ struct IndexEntries {
 
     /// Big-endian integer at `offset` within entry `index`.
     func load<T: FixedWidthInteger>(_ index: Int, _ offset: Int, as type: T.Type) -> T {
-        T(bigEndian: input.bytes(index * entrySize + offset..<index * entrySize + offset + MemoryLayout<T>.size)
-            .loadUnaligned(as: T.self))
+        T(
+            bigEndian: input.bytes(index * entrySize + offset..<index * entrySize + offset + MemoryLayout<T>.size)
+                .loadUnaligned(as: T.self))
     }
 
     /// Reports what follows the entries: a note about the zero tail, a `truncatedKind` problem for
     /// bytes after the last whole entry.
     func reportTail(_ reporter: EventReporter, truncatedKind: Problem.Kind) {
         if trailingBytes > 0 {
-            reporter.problem(input.size - trailingBytes, nil, truncatedKind, "file size \(input.size) is not a "
-                + "multiple of \(entrySize): \(trailingBytes) trailing bytes")
+            reporter.problem(
+                input.size - trailingBytes, nil, truncatedKind,
+                "file size \(input.size) is not a "
+                    + "multiple of \(entrySize): \(trailingBytes) trailing bytes")
         }
         if zeroTail > 0 && count == 0 {
             reporter.note("all \(zeroTail) entries are zero: preallocated space of an empty index; not shown")

@@ -13,29 +13,29 @@ final class JSONSink: DumpSink {
     func emit(_ event: DumpEvent) {
         var object = JSONObject()
         switch event {
-        case let .fileStart(file, kind, baseOffset, size):
+        case .fileStart(let file, let kind, let baseOffset, let size):
             object.add("type", "file")
             object.add("file", file)
             object.add("kind", kind.rawValue)
             object.add("baseOffset", baseOffset)
             object.add("size", size)
-        case let .batch(batch):
+        case .batch(let batch):
             Self.add(batch, to: &object)
-        case let .record(record):
+        case .record(let record):
             Self.add(record, to: &object)
-        case let .indexEntry(file, entry, offset, position):
+        case .indexEntry(let file, let entry, let offset, let position):
             object.add("type", "index")
             object.add("file", file)
             object.add("entry", entry)
             object.add("offset", offset)
             object.add("position", position)
-        case let .timeIndexEntry(file, entry, timestamp, offset):
+        case .timeIndexEntry(let file, let entry, let timestamp, let offset):
             object.add("type", "timeindex")
             object.add("file", file)
             object.add("entry", entry)
             object.add("timestamp", timestamp)
             object.add("offset", offset)
-        case let .problem(problem):
+        case .problem(let problem):
             object.add("type", "problem")
             object.add("file", problem.file)
             object.add("position", problem.position)
@@ -43,22 +43,22 @@ final class JSONSink: DumpSink {
             object.add("kind", problem.kind.rawValue)
             object.add("message", problem.message)
             object.add("unreadBytes", problem.unreadBytes)
-        case let .note(file, message):
+        case .note(let file, let message):
             object.add("type", "note")
             object.add("file", file)
             object.add("message", message)
-        case let .logSummary(file, totals):
+        case .logSummary(let file, let totals):
             object.add("type", "summary")
             object.add("file", file)
             object.add("kind", FileKind.log.rawValue)
             Self.add(totals, to: &object)
-        case let .indexSummary(file, kind, entries, problems):
+        case .indexSummary(let file, let kind, let entries, let problems):
             object.add("type", "summary")
             object.add("file", file)
             object.add("kind", kind.rawValue)
             object.add("entries", entries)
             object.add("problems", problems)
-        case let .total(files, totals):
+        case .total(let files, let totals):
             object.add("type", "total")
             object.add("files", files)
             Self.add(totals, to: &object)
@@ -118,12 +118,12 @@ final class JSONSink: DumpSink {
         switch data {
         case .null, .tombstone:
             return "null"
-        case let .json(json):
+        case .json(let json):
             object.add("decoded", json: json)
-        case let .text(text, omitted):
+        case .text(let text, let omitted):
             object.add("utf8", text)
             if omitted > 0 { object.add("omittedBytes", omitted) }
-        case let .hex(digits, omitted):
+        case .hex(let digits, let omitted):
             object.add("hex", digits)
             if omitted > 0 { object.add("omittedBytes", omitted) }
         }

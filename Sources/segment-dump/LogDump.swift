@@ -56,29 +56,34 @@ struct LogDump {
         while position < size {
             if let limit = options.maxBytes, position >= limit {
                 facts.stoppedByLimit = true
-                reporter.note("stopped after \(position) bytes (--max-bytes \(limit)); "
-                    + "\(size - position) bytes not read")
+                reporter.note(
+                    "stopped after \(position) bytes (--max-bytes \(limit)); "
+                        + "\(size - position) bytes not read")
                 break
             }
             let bytes = input.bytes(from: position)
             guard let (peekedBase, length) = RecordBatchHeader.peekOffsetAndSize(bytes) else {
-                reporter.problem(position, nil, .truncatedBatch, "only \(bytes.count) bytes left: a batch needs at "
-                    + "least \(Layout.size)", unread: bytes.count)
+                reporter.problem(
+                    position, nil, .truncatedBatch,
+                    "only \(bytes.count) bytes left: a batch needs at "
+                        + "least \(Layout.size)", unread: bytes.count)
                 facts.damagedAt = position
                 break
             }
             guard length >= Layout.batchLengthMin else {
-                reporter.problem(position, peekedBase, .invalidBatchLength,
-                                 "batchLength \(length) is below the minimum \(Layout.batchLengthMin)",
-                                 unread: bytes.count)
+                reporter.problem(
+                    position, peekedBase, .invalidBatchLength,
+                    "batchLength \(length) is below the minimum \(Layout.batchLengthMin)",
+                    unread: bytes.count)
                 facts.damagedAt = position
                 break
             }
             let batchSize = Int(length) + Layout.logOverhead
             guard batchSize <= bytes.count else {
-                reporter.problem(position, peekedBase, .truncatedBatch,
-                                 "batch declares \(batchSize) bytes but only \(bytes.count) remain",
-                                 unread: bytes.count)
+                reporter.problem(
+                    position, peekedBase, .truncatedBatch,
+                    "batch declares \(batchSize) bytes but only \(bytes.count) remain",
+                    unread: bytes.count)
                 facts.damagedAt = position
                 break
             }
@@ -98,27 +103,36 @@ struct LogDump {
     }
 
     /// One whole batch (its declared length fits the file).
-    private func dumpBatch(_ bytes: UnsafeRawBufferPointer, at position: Int, totals: inout LogTotals,
-                           facts: inout LogFacts, reporter: EventReporter) {
+    private func dumpBatch(
+        _ bytes: UnsafeRawBufferPointer, at position: Int, totals: inout LogTotals,
+        facts: inout LogFacts, reporter: EventReporter
+    ) {
         let header: RecordBatchHeader
         do {
             header = try RecordBatchHeader(parsing: bytes)
         } catch {
             let magic = Int8(bitPattern: bytes[Layout.magic])
             let base = RecordBatchHeader.peekOffsetAndSize(bytes)?.baseOffset
-            reporter.problem(position, base, .unsupportedMagic, "magic \(magic) (only RecordBatch v2, magic 2, is "
-                + "supported); skipping \(bytes.count) bytes by the batch length")
+            reporter.problem(
+                position, base, .unsupportedMagic,
+                "magic \(magic) (only RecordBatch v2, magic 2, is "
+                    + "supported); skipping \(bytes.count) bytes by the batch length")
             return
         }
         let (lastOffset, overflow) = header.baseOffset.addingReportingOverflow(Int64(header.lastOffsetDelta))
         let computed = RecordBatchHeader.computeCRC(batchBytes: bytes)
         let isValid = computed == header.crc
-        reporter.emit(.batch(BatchLine(file: file, position: position, header: header, lastOffset: lastOffset,
-                                       isValid: isValid)))
+        reporter.emit(
+            .batch(
+                BatchLine(
+                    file: file, position: position, header: header, lastOffset: lastOffset,
+                    isValid: isValid)))
         guard isValid else {
-            reporter.problem(position, header.baseOffset, .crcMismatch, "CRC-32C mismatch: stored "
-                + "0x\(hex32(header.crc)), computed 0x\(hex32(computed)) over bytes "
-                + "\(position + Layout.attributes)..<\(position + bytes.count); records not decoded")
+            reporter.problem(
+                position, header.baseOffset, .crcMismatch,
+                "CRC-32C mismatch: stored "
+                    + "0x\(hex32(header.crc)), computed 0x\(hex32(computed)) over bytes "
+                    + "\(position + Layout.attributes)..<\(position + bytes.count); records not decoded")
             totals.invalidBatches += 1
             return
         }
@@ -129,19 +143,24 @@ struct LogDump {
         }
         var offsetsUsable = !overflow
         if overflow {
-            reporter.problem(position, header.baseOffset, .offsetOverflow,
-                             "baseOffset \(header.baseOffset) + lastOffsetDelta \(header.lastOffsetDelta) overflows")
+            reporter.problem(
+                position, header.baseOffset, .offsetOverflow,
+                "baseOffset \(header.baseOffset) + lastOffsetDelta \(header.lastOffsetDelta) overflows")
         } else if lastOffset - baseOffset > Int64(UInt32.max) {
-            reporter.problem(position, header.baseOffset, .offsetOverflow, "lastOffset \(lastOffset) does not fit "
-                + "a 32-bit offset relative to the segment base \(baseOffset)")
+            reporter.problem(
+                position, header.baseOffset, .offsetOverflow,
+                "lastOffset \(lastOffset) does not fit "
+                    + "a 32-bit offset relative to the segment base \(baseOffset)")
         }
         if header.baseOffset < baseOffset {
-            reporter.problem(position, header.baseOffset, .offsetBelowSegmentBase,
-                             "baseOffset \(header.baseOffset) is below the segment's base offset \(baseOffset)")
+            reporter.problem(
+                position, header.baseOffset, .offsetBelowSegmentBase,
+                "baseOffset \(header.baseOffset) is below the segment's base offset \(baseOffset)")
             offsetsUsable = false
         } else if let expected = facts.nextOffset, header.baseOffset < expected {
-            reporter.problem(position, header.baseOffset, .nonMonotonicOffsets,
-                             "baseOffset \(header.baseOffset) is below the previous batch's next offset \(expected)")
+            reporter.problem(
+                position, header.baseOffset, .nonMonotonicOffsets,
+                "baseOffset \(header.baseOffset) is below the previous batch's next offset \(expected)")
             offsetsUsable = false
         }
         add(header, lastOffset: lastOffset, offsetsUsable: offsetsUsable, to: &totals, facts: &facts)
@@ -152,12 +171,15 @@ struct LogDump {
     }
 
     /// Adds a batch whose CRC matched to the totals.
-    private func add(_ header: RecordBatchHeader, lastOffset: Int64, offsetsUsable: Bool,
-                     to totals: inout LogTotals, facts: inout LogFacts) {
+    private func add(
+        _ header: RecordBatchHeader, lastOffset: Int64, offsetsUsable: Bool,
+        to totals: inout LogTotals, facts: inout LogFacts
+    ) {
         totals.records &+= Int64(max(0, header.recordCount))
         let codec = header.compression?.name ?? "unknown(\(header.compressionCodecRaw))"
         if !totals.codecs.contains(codec) { totals.codecs.append(codec) }
-        let firstTimestamp = header.timestampType == .logAppendTime || header.hasDeleteHorizon
+        let firstTimestamp =
+            header.timestampType == .logAppendTime || header.hasDeleteHorizon
             ? header.maxTimestamp : header.baseTimestamp
         if firstTimestamp >= 0 { totals.minTimestamp = min(totals.minTimestamp ?? firstTimestamp, firstTimestamp) }
         if header.maxTimestamp >= 0 {

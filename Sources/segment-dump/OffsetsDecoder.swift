@@ -40,11 +40,11 @@ enum OffsetsDecoder {
         object.add("type", key.recordType)
         var data = JSONObject()
         switch key {
-        case let .offsetCommit(fields, _):
+        case .offsetCommit(let fields, _):
             data.add("group", fields.group)
             data.add("topic", fields.topic)
             data.add("partition", fields.partition)
-        case let .groupMetadata(fields):
+        case .groupMetadata(let fields):
             data.add("group", fields.group)
         case .unsupported:
             object.add("data", json: "null")
@@ -59,13 +59,13 @@ enum OffsetsDecoder {
         object.add("version", value.version)
         var data = JSONObject()
         switch value {
-        case let .offsetCommit(fields, version):
+        case .offsetCommit(let fields, let version):
             data.add("offset", fields.offset)
             if version >= 3 { data.add("leaderEpoch", fields.leaderEpoch) }
             data.add("metadata", fields.metadata)
             data.add("commitTimestamp", fields.commitTimestamp)
             if version == 1 { data.add("expireTimestamp", fields.expireTimestamp) }
-        case let .groupMetadata(fields, version):
+        case .groupMetadata(let fields, let version):
             data.add("protocolType", fields.protocolType)
             data.add("generation", fields.generation)
             data.add("protocol", fields.protocolName)

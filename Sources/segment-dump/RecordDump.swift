@@ -12,11 +12,14 @@ struct RecordDump {
     /// also a bound against decompression bombs).
     static let decompressedBytesMax = 64 << 20
 
-    func dump(_ bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, lastOffset: Int64, position: Int,
-              reporter: EventReporter) {
+    func dump(
+        _ bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, lastOffset: Int64, position: Int,
+        reporter: EventReporter
+    ) {
         guard bytes.count <= Self.decompressedBytesMax else {
-            reporter.note("records of the batch at position \(position) not decoded: its \(bytes.count) bytes "
-                + "exceed \(Self.decompressedBytesMax)")
+            reporter.note(
+                "records of the batch at position \(position) not decoded: its \(bytes.count) bytes "
+                    + "exceed \(Self.decompressedBytesMax)")
             return
         }
         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
@@ -27,21 +30,25 @@ struct RecordDump {
             var records = try batch.makeRecordIterator(decompressedBytesMax: Self.decompressedBytesMax)
             while let record = try records.next() {
                 if record.offset > lastOffset {
-                    reporter.problem(position, header.baseOffset, .malformedRecords, "record #\(index) has offset "
-                        + "\(record.offset), past the batch's lastOffset \(lastOffset)")
+                    reporter.problem(
+                        position, header.baseOffset, .malformedRecords,
+                        "record #\(index) has offset "
+                            + "\(record.offset), past the batch's lastOffset \(lastOffset)")
                 }
                 reporter.emit(.record(line(record, header: header)))
                 index += 1
             }
         } catch {
-            reporter.problem(position, header.baseOffset, .malformedRecords,
-                             "cannot decode the records after \(index) of \(header.recordCount): \(error)")
+            reporter.problem(
+                position, header.baseOffset, .malformedRecords,
+                "cannot decode the records after \(index) of \(header.recordCount): \(error)")
         }
     }
 
     private func line(_ record: Record, header: RecordBatchHeader) -> RecordLine {
         let offsetDelta = record.offset &- header.baseOffset
-        let sequence = header.baseSequence < 0
+        let sequence =
+            header.baseSequence < 0
             ? -1 : Int32(truncatingIfNeeded: (Int64(header.baseSequence) &+ offsetDelta) % (Int64(Int32.max) + 1))
         var line = RecordLine(
             file: file, offset: record.offset, timestampType: header.timestampType,

@@ -59,9 +59,9 @@ enum RenderedData: Equatable {
         switch self {
         case .null: return "<null>"
         case .tombstone: return "<DELETE>"
-        case let .json(json): return json
-        case let .text(text, omitted): return Self.escapeControls(text) + Self.omissionMarker(omitted)
-        case let .hex(digits, omitted): return "hex:" + digits + Self.omissionMarker(omitted)
+        case .json(let json): return json
+        case .text(let text, let omitted): return Self.escapeControls(text) + Self.omissionMarker(omitted)
+        case .hex(let digits, let omitted): return "hex:" + digits + Self.omissionMarker(omitted)
         }
     }
 

@@ -38,8 +38,9 @@ struct SegmentDump: ParsableCommand {
     @Option(name: .customLong("max-bytes"), help: "Stop reading each .log after this many bytes of batches.")
     var maxBytes: Int?
 
-    @Flag(name: .customLong("offsets-decoder"),
-          help: "Decode __consumer_offsets keys and values (implies --print-data).")
+    @Flag(
+        name: .customLong("offsets-decoder"),
+        help: "Decode __consumer_offsets keys and values (implies --print-data).")
     var offsetsDecoder = false
 
     static func main() {

@@ -11,30 +11,30 @@ final class TextSink: DumpSink {
 
     func emit(_ event: DumpEvent) {
         switch event {
-        case let .fileStart(file, kind, baseOffset, _):
+        case .fileStart(let file, let kind, let baseOffset, _):
             out.line("Dumping \(file)")
             if kind == .log { out.line("Log starting offset: \(baseOffset)") }
-        case let .batch(batch):
+        case .batch(let batch):
             out.line(Self.batchLine(batch))
-        case let .record(record):
+        case .record(let record):
             out.line(Self.recordLine(record))
-        case let .indexEntry(_, _, offset, position):
+        case .indexEntry(_, _, let offset, let position):
             out.line("offset: \(offset) position: \(position)")
-        case let .timeIndexEntry(_, _, timestamp, offset):
+        case .timeIndexEntry(_, _, let timestamp, let offset):
             out.line("timestamp: \(timestamp) offset: \(offset)")
-        case let .problem(problem):
+        case .problem(let problem):
             var line = "PROBLEM file: \(problem.file) position: \(problem.position)"
             if let offset = problem.offset { line += " offset: \(offset)" }
             line += " kind: \(problem.kind.rawValue)"
             if let unread = problem.unreadBytes { line += " unreadBytes: \(unread)" }
             out.line(line + " message: \(problem.message)")
-        case let .note(file, message):
+        case .note(let file, let message):
             out.line("NOTE file: \(file) message: \(message)")
-        case let .logSummary(file, totals):
+        case .logSummary(let file, let totals):
             out.line("Summary file: \(file) " + Self.totalsText(totals))
-        case let .indexSummary(file, _, entries, problems):
+        case .indexSummary(let file, _, let entries, let problems):
             out.line("Summary file: \(file) entries: \(entries) problems: \(problems)")
-        case let .total(files, totals):
+        case .total(let files, let totals):
             out.line("Total files: \(files) " + Self.totalsText(totals))
         }
     }
@@ -54,7 +54,8 @@ final class TextSink: DumpSink {
 
     static func recordLine(_ record: RecordLine) -> String {
         let timestampName = record.timestampType == .logAppendTime ? "LogAppendTime" : "CreateTime"
-        var line = "| offset: \(record.offset) \(timestampName): \(record.timestamp) keySize: \(record.keySize) "
+        var line =
+            "| offset: \(record.offset) \(timestampName): \(record.timestamp) keySize: \(record.keySize) "
             + "valueSize: \(record.valueSize) sequence: \(record.sequence) "
             + "headerKeys: [\(record.headerKeys.joined(separator: ","))]"
         if let marker = record.controlMarker {
@@ -71,13 +72,18 @@ final class TextSink: DumpSink {
     }
 
     static func totalsText(_ totals: LogTotals) -> String {
-        var text = "batches: \(totals.batches) invalidBatches: \(totals.invalidBatches) records: \(totals.records) "
+        var text =
+            "batches: \(totals.batches) invalidBatches: \(totals.invalidBatches) records: \(totals.records) "
             + "bytes: \(totals.bytes) offsets: "
-        if let first = totals.firstOffset, let last = totals.lastOffset { text += "\(first)-\(last)" } else {
+        if let first = totals.firstOffset, let last = totals.lastOffset {
+            text += "\(first)-\(last)"
+        } else {
             text += "none"
         }
         text += " timestamps: "
-        if let low = totals.minTimestamp, let high = totals.maxTimestamp { text += "\(low)-\(high)" } else {
+        if let low = totals.minTimestamp, let high = totals.maxTimestamp {
+            text += "\(low)-\(high)"
+        } else {
             text += "none"
         }
         text += " codecs: \(totals.codecs.isEmpty ? "none" : totals.codecs.joined(separator: ","))"

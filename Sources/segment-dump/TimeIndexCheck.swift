@@ -27,9 +27,11 @@ struct TimeIndexCheck {
             let at = index * Self.entrySize
             reporter.emit(.timeIndexEntry(file: file, entry: index, timestamp: timestamp, offset: offset))
             if let previous, timestamp <= previous.timestamp || offset < previous.offset {
-                reporter.problem(at, offset, .nonMonotonicTimeIndex, "entry \(index) (timestamp \(timestamp), "
-                    + "offset \(offset)) does not increase over entry \(previous.index) (timestamp "
-                    + "\(previous.timestamp), offset \(previous.offset))")
+                reporter.problem(
+                    at, offset, .nonMonotonicTimeIndex,
+                    "entry \(index) (timestamp \(timestamp), "
+                        + "offset \(offset)) does not increase over entry \(previous.index) (timestamp "
+                        + "\(previous.timestamp), offset \(previous.offset))")
                 continue
             }
             guard let log else {
@@ -39,8 +41,10 @@ struct TimeIndexCheck {
             guard let next = log.facts.nextOffset, offset < next else {
                 if !log.facts.stoppedByLimit {
                     let range = log.facts.nextOffset.map { "\(baseOffset)..<\($0)" } ?? "none: no readable batch"
-                    reporter.problem(at, offset, .timeIndexOffsetOutOfRange, "entry \(index) offset \(offset) is "
-                        + "outside the log's offsets (\(range))")
+                    reporter.problem(
+                        at, offset, .timeIndexOffsetOutOfRange,
+                        "entry \(index) offset \(offset) is "
+                            + "outside the log's offsets (\(range))")
                 }
                 continue
             }
@@ -48,13 +52,17 @@ struct TimeIndexCheck {
             previous = (index, timestamp, offset)
             if let batch = walker!.seek(offset: offset) {
                 if batch.maxTimestamp != timestamp {
-                    reporter.problem(at, offset, .timeIndexTimestampMismatch, "entry \(index) says timestamp "
-                        + "\(timestamp) but the batch holding offset \(offset) has maxTimestamp "
-                        + "\(batch.maxTimestamp.map(String.init) ?? "?")")
+                    reporter.problem(
+                        at, offset, .timeIndexTimestampMismatch,
+                        "entry \(index) says timestamp "
+                            + "\(timestamp) but the batch holding offset \(offset) has maxTimestamp "
+                            + "\(batch.maxTimestamp.map(String.init) ?? "?")")
                 }
             } else {
-                reporter.problem(at, offset, .timeIndexOffsetOutOfRange, "entry \(index) offset \(offset) is not "
-                    + "held by any batch of the log")
+                reporter.problem(
+                    at, offset, .timeIndexOffsetOutOfRange,
+                    "entry \(index) offset \(offset) is not "
+                        + "held by any batch of the log")
             }
         }
         entries.reportTail(reporter, truncatedKind: .truncatedTimeIndex)

@@ -26,7 +26,9 @@ struct MetricsServer: Service {
             .bind(host: host, port: port).get()
         guard let channel = bound else {
             // Metrics are not worth refusing Kafka clients over: log it and keep the broker up.
-            logger.error("cannot bind the metrics listener; continuing without /metrics", metadata: ["address": "\(host):\(port)"])
+            logger.error(
+                "cannot bind the metrics listener; continuing without /metrics",
+                metadata: ["address": "\(host):\(port)"])
             try? await gracefulShutdown()
             return
         }
@@ -50,7 +52,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case let .head(request) = unwrapInboundIn(data) else { return }
+        guard case .head(let request) = unwrapInboundIn(data) else { return }
         let found = request.method == .GET && request.uri.split(separator: "?").first == "/metrics"
         let body = found ? registry.emitToBuffer() : Array("not found\n".utf8)
         var headers = HTTPHeaders()

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOCore
 import Metrics
+import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -62,8 +62,9 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let logs = try LogManager.open(dataDirectory: dataDir, defaultConfig: brokerConfig.logDefaults,
-                                       logger: Logger(label: "strata.storage"))
+        let logs = try LogManager.open(
+            dataDirectory: dataDir, defaultConfig: brokerConfig.logDefaults,
+            logger: Logger(label: "strata.storage"))
         let broker = Broker(config: brokerConfig, logs: logs, logger: Logger(label: "strata.broker"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let listenHost = brokerConfig.listenHost
@@ -78,13 +79,17 @@ struct Serve: AsyncParsableCommand {
         ]
         if metrics != "off" {
             let (host, port) = try Self.hostPort(metrics, option: "--metrics")
-            services.append(.init(service: MetricsServer(host: host, port: port, registry: registry, group: group,
-                                                         logger: Logger(label: "strata.metrics"))))
+            services.append(
+                .init(
+                    service: MetricsServer(
+                        host: host, port: port, registry: registry, group: group,
+                        logger: Logger(label: "strata.metrics"))))
         }
-        let serviceGroup = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await serviceGroup.run()
         } catch {
@@ -107,8 +112,11 @@ struct Serve: AsyncParsableCommand {
                 guard let equals = trimmed.firstIndex(of: "=") else {
                     throw ValidationError("\(config):\(number + 1): expected key=value")
                 }
-                pairs.append((String(trimmed[..<equals]).trimmingCharacters(in: .whitespaces),
-                              String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespaces)))
+                pairs.append(
+                    (
+                        String(trimmed[..<equals]).trimmingCharacters(in: .whitespaces),
+                        String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+                    ))
             }
         }
         for setting in settings {
@@ -122,7 +130,8 @@ struct Serve: AsyncParsableCommand {
 
     static func hostPort(_ text: String, option: String) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port) else {
+            (0...65535).contains(port)
+        else {
             throw ValidationError("\(option) \(text): expected HOST:PORT")
         }
         return (String(text[..<colon]), port)
@@ -154,9 +163,10 @@ struct StorageMaintenance: Service {
             logs.flushDueLogs()
             ticks += 1
             if ticks % Self.metricsEveryTicks == 0 {
-                BrokerMetrics.recordLogEndOffsets(logs.allLogs().map {
-                    ($0.topicPartition.topic, $0.topicPartition.partition, $0.logEndOffset)
-                })
+                BrokerMetrics.recordLogEndOffsets(
+                    logs.allLogs().map {
+                        ($0.topicPartition.topic, $0.topicPartition.partition, $0.logEndOffset)
+                    })
             }
             if ticks % Self.checkpointEveryTicks == 0 { try? logs.checkpoint() }
         }

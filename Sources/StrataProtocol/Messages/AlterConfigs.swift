@@ -54,8 +54,10 @@ public struct AlterConfigsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil, resourceType: Int8,
-                    resourceName: String) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil, resourceType: Int8,
+            resourceName: String
+        ) {
             self.errorCode = errorCode
             self.errorMessage = errorMessage
             self.resourceType = resourceType

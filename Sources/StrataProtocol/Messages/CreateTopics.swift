@@ -33,8 +33,10 @@ public struct CreateTopicsRequest: KafkaRequest {
 
         public init() {}
 
-        public init(name: String, numPartitions: Int32 = -1, replicationFactor: Int16 = -1,
-                    assignments: [Assignment] = [], configs: [ConfigEntry] = []) {
+        public init(
+            name: String, numPartitions: Int32 = -1, replicationFactor: Int16 = -1,
+            assignments: [Assignment] = [], configs: [ConfigEntry] = []
+        ) {
             self.name = name
             self.numPartitions = numPartitions
             self.replicationFactor = replicationFactor

@@ -85,8 +85,10 @@ public struct DescribeConfigsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(name: String, value: String?, readOnly: Bool = false, isDefault: Bool = false,
-                    configSource: Int8 = -1, isSensitive: Bool = false, synonyms: [Synonym] = []) {
+        public init(
+            name: String, value: String?, readOnly: Bool = false, isDefault: Bool = false,
+            configSource: Int8 = -1, isSensitive: Bool = false, synonyms: [Synonym] = []
+        ) {
             self.name = name
             self.value = value
             self.readOnly = readOnly
@@ -117,8 +119,10 @@ public struct DescribeConfigsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil, resourceType: Int8,
-                    resourceName: String, configs: [Config]) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil, resourceType: Int8,
+            resourceName: String, configs: [Config]
+        ) {
             self.errorCode = errorCode
             self.errorMessage = errorMessage
             self.resourceType = resourceType

@@ -40,8 +40,10 @@ public struct DescribeGroupsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(memberId: String, groupInstanceId: String? = nil, clientId: String, clientHost: String,
-                    memberMetadata: ByteBuffer, memberAssignment: ByteBuffer) {
+        public init(
+            memberId: String, groupInstanceId: String? = nil, clientId: String, clientHost: String,
+            memberMetadata: ByteBuffer, memberAssignment: ByteBuffer
+        ) {
             self.memberId = memberId
             self.groupInstanceId = groupInstanceId
             self.clientId = clientId
@@ -74,9 +76,11 @@ public struct DescribeGroupsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, groupId: String, groupState: String, protocolType: String,
-                    protocolData: String, members: [Member],
-                    authorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, groupId: String, groupState: String, protocolType: String,
+            protocolData: String, members: [Member],
+            authorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted
+        ) {
             self.errorCode = errorCode
             self.groupId = groupId
             self.groupState = groupState

@@ -17,8 +17,10 @@ public struct FetchRequest: KafkaRequest {
 
         public init() {}
 
-        public init(partition: Int32, currentLeaderEpoch: Int32 = -1, fetchOffset: Int64, logStartOffset: Int64 = -1,
-                    partitionMaxBytes: Int32) {
+        public init(
+            partition: Int32, currentLeaderEpoch: Int32 = -1, fetchOffset: Int64, logStartOffset: Int64 = -1,
+            partitionMaxBytes: Int32
+        ) {
             self.partition = partition
             self.currentLeaderEpoch = currentLeaderEpoch
             self.fetchOffset = fetchOffset
@@ -55,10 +57,12 @@ public struct FetchRequest: KafkaRequest {
 
     public init() {}
 
-    public init(replicaId: Int32 = -1, maxWaitMs: Int32, minBytes: Int32, maxBytes: Int32 = .max,
-                isolationLevel: Int8 = 0, sessionId: Int32 = 0, sessionEpoch: Int32 = -1,
-                topics: [TopicPartitions<Partition>], forgottenTopicsData: [TopicPartitions<Int32>] = [],
-                rackId: String = "") {
+    public init(
+        replicaId: Int32 = -1, maxWaitMs: Int32, minBytes: Int32, maxBytes: Int32 = .max,
+        isolationLevel: Int8 = 0, sessionId: Int32 = 0, sessionEpoch: Int32 = -1,
+        topics: [TopicPartitions<Partition>], forgottenTopicsData: [TopicPartitions<Int32>] = [],
+        rackId: String = ""
+    ) {
         self.replicaId = replicaId
         self.maxWaitMs = maxWaitMs
         self.minBytes = minBytes
@@ -128,10 +132,12 @@ public struct FetchResponse: KafkaResponse {
 
         public init() {}
 
-        public init(partitionIndex: Int32, errorCode: KafkaErrorCode = .noError, highWatermark: Int64,
-                    lastStableOffset: Int64 = -1, logStartOffset: Int64 = -1,
-                    abortedTransactions: [AbortedTransaction]? = nil, preferredReadReplica: Int32 = -1,
-                    records: ByteBuffer?) {
+        public init(
+            partitionIndex: Int32, errorCode: KafkaErrorCode = .noError, highWatermark: Int64,
+            lastStableOffset: Int64 = -1, logStartOffset: Int64 = -1,
+            abortedTransactions: [AbortedTransaction]? = nil, preferredReadReplica: Int32 = -1,
+            records: ByteBuffer?
+        ) {
             self.partitionIndex = partitionIndex
             self.errorCode = errorCode
             self.highWatermark = highWatermark
@@ -164,8 +170,10 @@ public struct FetchResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, sessionId: Int32 = 0,
-                responses: [TopicPartitions<PartitionData>]) {
+    public init(
+        throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, sessionId: Int32 = 0,
+        responses: [TopicPartitions<PartitionData>]
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
         self.sessionId = sessionId

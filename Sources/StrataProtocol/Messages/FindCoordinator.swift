@@ -41,8 +41,10 @@ public struct FindCoordinatorResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil,
-                nodeId: Int32, host: String, port: Int32) {
+    public init(
+        throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil,
+        nodeId: Int32, host: String, port: Int32
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
         self.errorMessage = errorMessage

@@ -31,8 +31,10 @@ public struct InitProducerIdResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, producerId: Int64,
-                producerEpoch: Int16) {
+    public init(
+        throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, producerId: Int64,
+        producerEpoch: Int16
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
         self.producerId = producerId

@@ -37,8 +37,10 @@ public struct JoinGroupRequest: KafkaRequest {
 
     public init() {}
 
-    public init(groupId: String, sessionTimeoutMs: Int32, rebalanceTimeoutMs: Int32 = -1, memberId: String,
-                groupInstanceId: String? = nil, protocolType: String, protocols: [GroupProtocol]) {
+    public init(
+        groupId: String, sessionTimeoutMs: Int32, rebalanceTimeoutMs: Int32 = -1, memberId: String,
+        groupInstanceId: String? = nil, protocolType: String, protocols: [GroupProtocol]
+    ) {
         self.groupId = groupId
         self.sessionTimeoutMs = sessionTimeoutMs
         self.rebalanceTimeoutMs = rebalanceTimeoutMs
@@ -97,8 +99,10 @@ public struct JoinGroupResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, generationId: Int32,
-                protocolName: String, leader: String, memberId: String, members: [Member] = []) {
+    public init(
+        throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, generationId: Int32,
+        protocolName: String, leader: String, memberId: String, members: [Member] = []
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
         self.generationId = generationId

@@ -69,8 +69,10 @@ public struct ListOffsetsResponse: KafkaResponse {
 
         public init() {}
 
-        public init(partitionIndex: Int32, errorCode: KafkaErrorCode = .noError, timestamp: Int64 = -1,
-                    offset: Int64 = -1, leaderEpoch: Int32 = -1) {
+        public init(
+            partitionIndex: Int32, errorCode: KafkaErrorCode = .noError, timestamp: Int64 = -1,
+            offset: Int64 = -1, leaderEpoch: Int32 = -1
+        ) {
             self.partitionIndex = partitionIndex
             self.errorCode = errorCode
             self.timestamp = timestamp

@@ -17,8 +17,10 @@ public struct MetadataRequest: KafkaRequest {
 
     public init() {}
 
-    public init(topics: [String]?, allowAutoTopicCreation: Bool = true,
-                includeClusterAuthorizedOperations: Bool = false, includeTopicAuthorizedOperations: Bool = false) {
+    public init(
+        topics: [String]?, allowAutoTopicCreation: Bool = true,
+        includeClusterAuthorizedOperations: Bool = false, includeTopicAuthorizedOperations: Bool = false
+    ) {
         self.topics = topics
         self.allowAutoTopicCreation = allowAutoTopicCreation
         self.includeClusterAuthorizedOperations = includeClusterAuthorizedOperations
@@ -82,8 +84,10 @@ public struct MetadataResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, partitionIndex: Int32, leaderId: Int32,
-                    leaderEpoch: Int32 = -1, replicaNodes: [Int32], isrNodes: [Int32], offlineReplicas: [Int32] = []) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, partitionIndex: Int32, leaderId: Int32,
+            leaderEpoch: Int32 = -1, replicaNodes: [Int32], isrNodes: [Int32], offlineReplicas: [Int32] = []
+        ) {
             self.errorCode = errorCode
             self.partitionIndex = partitionIndex
             self.leaderId = leaderId
@@ -116,9 +120,11 @@ public struct MetadataResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, name: String, isInternal: Bool = false,
-                    partitions: [Partition],
-                    topicAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, name: String, isInternal: Bool = false,
+            partitions: [Partition],
+            topicAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted
+        ) {
             self.errorCode = errorCode
             self.name = name
             self.isInternal = isInternal
@@ -148,8 +154,10 @@ public struct MetadataResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, brokers: [Broker], clusterId: String?, controllerId: Int32,
-                topics: [Topic], clusterAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted) {
+    public init(
+        throttleTimeMs: Int32 = 0, brokers: [Broker], clusterId: String?, controllerId: Int32,
+        topics: [Topic], clusterAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.brokers = brokers
         self.clusterId = clusterId

@@ -13,8 +13,10 @@ public struct OffsetCommitRequest: KafkaRequest {
 
         public init() {}
 
-        public init(partitionIndex: Int32, committedOffset: Int64, committedLeaderEpoch: Int32 = -1,
-                    committedMetadata: String? = nil) {
+        public init(
+            partitionIndex: Int32, committedOffset: Int64, committedLeaderEpoch: Int32 = -1,
+            committedMetadata: String? = nil
+        ) {
             self.partitionIndex = partitionIndex
             self.committedOffset = committedOffset
             self.committedLeaderEpoch = committedLeaderEpoch
@@ -41,8 +43,10 @@ public struct OffsetCommitRequest: KafkaRequest {
 
     public init() {}
 
-    public init(groupId: String, generationIdOrMemberEpoch: Int32 = -1, memberId: String = "",
-                groupInstanceId: String? = nil, retentionTimeMs: Int64 = -1, topics: [TopicPartitions<Partition>]) {
+    public init(
+        groupId: String, generationIdOrMemberEpoch: Int32 = -1, memberId: String = "",
+        groupInstanceId: String? = nil, retentionTimeMs: Int64 = -1, topics: [TopicPartitions<Partition>]
+    ) {
         self.groupId = groupId
         self.generationIdOrMemberEpoch = generationIdOrMemberEpoch
         self.memberId = memberId

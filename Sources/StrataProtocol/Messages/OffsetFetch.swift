@@ -37,8 +37,10 @@ public struct OffsetFetchResponse: KafkaResponse {
 
         public init() {}
 
-        public init(partitionIndex: Int32, committedOffset: Int64, committedLeaderEpoch: Int32 = -1,
-                    metadata: String? = nil, errorCode: KafkaErrorCode = .noError) {
+        public init(
+            partitionIndex: Int32, committedOffset: Int64, committedLeaderEpoch: Int32 = -1,
+            metadata: String? = nil, errorCode: KafkaErrorCode = .noError
+        ) {
             self.partitionIndex = partitionIndex
             self.committedOffset = committedOffset
             self.committedLeaderEpoch = committedLeaderEpoch
@@ -63,8 +65,10 @@ public struct OffsetFetchResponse: KafkaResponse {
 
     public init() {}
 
-    public init(throttleTimeMs: Int32 = 0, topics: [TopicPartitions<Partition>],
-                errorCode: KafkaErrorCode = .noError) {
+    public init(
+        throttleTimeMs: Int32 = 0, topics: [TopicPartitions<Partition>],
+        errorCode: KafkaErrorCode = .noError
+    ) {
         self.throttleTimeMs = throttleTimeMs
         self.topics = topics
         self.errorCode = errorCode

@@ -56,8 +56,10 @@ public struct OffsetForLeaderEpochResponse: KafkaResponse {
 
         public init() {}
 
-        public init(errorCode: KafkaErrorCode = .noError, partition: Int32, leaderEpoch: Int32 = -1,
-                    endOffset: Int64 = -1) {
+        public init(
+            errorCode: KafkaErrorCode = .noError, partition: Int32, leaderEpoch: Int32 = -1,
+            endOffset: Int64 = -1
+        ) {
             self.errorCode = errorCode
             self.partition = partition
             self.leaderEpoch = leaderEpoch

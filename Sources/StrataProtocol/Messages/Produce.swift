@@ -89,8 +89,10 @@ public struct ProduceResponse: KafkaResponse {
 
         public init() {}
 
-        public init(index: Int32, errorCode: KafkaErrorCode = .noError, baseOffset: Int64, logAppendTimeMs: Int64 = -1,
-                    logStartOffset: Int64 = -1, recordErrors: [RecordError] = [], errorMessage: String? = nil) {
+        public init(
+            index: Int32, errorCode: KafkaErrorCode = .noError, baseOffset: Int64, logAppendTimeMs: Int64 = -1,
+            logStartOffset: Int64 = -1, recordErrors: [RecordError] = [], errorMessage: String? = nil
+        ) {
             self.index = index
             self.errorCode = errorCode
             self.baseOffset = baseOffset

@@ -32,8 +32,10 @@ public struct SyncGroupRequest: KafkaRequest {
 
     public init() {}
 
-    public init(groupId: String, generationId: Int32, memberId: String, groupInstanceId: String? = nil,
-                assignments: [Assignment] = []) {
+    public init(
+        groupId: String, generationId: Int32, memberId: String, groupInstanceId: String? = nil,
+        assignments: [Assignment] = []
+    ) {
         self.groupId = groupId
         self.generationId = generationId
         self.memberId = memberId

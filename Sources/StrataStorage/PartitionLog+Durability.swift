@@ -1,0 +1,157 @@
+import Dispatch
+import Logging
+import StrataRecords
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Group commit: `flush(through:)` waiters share `fdatasync`s run on the `BlockingExecutor`, one at
+/// a time per partition; `durability` (a `Mutex`) owns the durable offset, the waiters and whether a
+/// sync is running.
+extension PartitionLog {
+    /// Returns once every offset below `offset` is on disk. Group commit: one `fdatasync` covers
+    /// every append made before it starts, so concurrent callers share syncs.
+    public func flush(through offset: Int64) async throws(StorageError) {
+        if durability.withLock({ $0.durableOffset >= offset }) { return }
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
+            let start = durability.withLock { state -> Bool? in
+                if state.durableOffset >= offset { return nil }
+                state.waiters.append((offset, continuation))
+                if state.syncRunning { return false }
+                state.syncRunning = true
+                return true
+            }
+            switch start {
+            case nil: continuation.resume(returning: .success(()))
+            case true?: executor.submit { self.syncLoop() }
+            case false?: break
+            }
+        }
+        try result.get()
+    }
+
+    /// Starts a background sync unless one is running (flush.messages / flush.ms policy).
+    public func requestBackgroundFlush() {
+        let start = durability.withLock { state -> Bool in
+            if state.syncRunning { return false }
+            state.syncRunning = true
+            return true
+        }
+        if start { executor.submit { self.syncLoop() } }
+    }
+
+    /// Starts a background sync when `flush.ms` has passed since the last one and data is unsynced.
+    public func flushIfDue(nowMilliseconds: Int64) {
+        let snap = snapshot()
+        let due = durability.withLock { state in
+            state.durableOffset < snap.logEndOffset
+                && nowMilliseconds - state.lastFlushMilliseconds >= snap.config.flushMilliseconds
+        }
+        if due { requestBackgroundFlush() }
+    }
+
+    /// Syncs now on the calling thread (blocking): everything appended so far becomes durable.
+    public func flush() throws(StorageError) {
+        let result = syncOnce()
+        let waiters = durability.withLock { state in
+            completeWaiters(&state, result: result)
+        }
+        for waiter in waiters { waiter.0.resume(returning: waiter.1) }
+        _ = try result.get()
+    }
+
+    /// Runs on the executor: sync rounds until no waiter is left uncovered.
+    fileprivate func syncLoop() {
+        while true {
+            gatherGroup()
+            let result = syncOnce()
+            let (ready, again) = durability.withLock {
+                state -> ([(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)], Bool)
+                in
+                let ready = completeWaiters(&state, result: result)
+                state.lastRoundWaiters = ready.count
+                let again = !state.waiters.isEmpty
+                if !again { state.syncRunning = false }
+                return (ready, again)
+            }
+            for (continuation, outcome) in ready { continuation.resume(returning: outcome) }
+            if !again { return }
+        }
+    }
+
+    /// Group commit's gathering step. Appenders released by a sync come back one by one; syncing as
+    /// soon as the first returns would cover only it and make the rest wait a whole extra sync. So
+    /// when the previous sync released several waiters, wait (bounded by
+    /// `groupCommitGatherNanosecondsMax`, yielding the CPU) until as many are waiting again. A lone
+    /// writer (one waiter per round) never waits.
+    fileprivate func gatherGroup() {
+        let expected = durability.withLock { $0.lastRoundWaiters }
+        guard expected > 1 else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        while durability.withLock({ $0.waiters.count }) < expected
+            && DispatchTime.now().uptimeNanoseconds - start < Self.groupCommitGatherNanosecondsMax
+        {
+            sched_yield()
+        }
+    }
+
+    /// Removes and returns waiters that `result` settles: all on failure, else those now durable.
+    fileprivate func completeWaiters(
+        _ state: inout Durability, result: Result<Int64, StorageError>
+    )
+        -> [(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)]
+    {
+        var ready: [(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)] = []
+        switch result {
+        case .success(let target):
+            state.durableOffset = max(state.durableOffset, target)
+            state.lastFlushMilliseconds = clock.nowMilliseconds()
+            state.waiters.removeAll { waiter in
+                guard waiter.offset <= state.durableOffset else { return false }
+                ready.append((waiter.continuation, .success(())))
+                return true
+            }
+        case .failure(let error):
+            for waiter in state.waiters { ready.append((waiter.continuation, .failure(error))) }
+            state.waiters.removeAll()
+        }
+        return ready
+    }
+
+    /// One sync round: captures the log end and the segments holding unsynced offsets under the
+    /// writer lock, then fdatasyncs them outside it. A failed fsync fails the log: after a failed
+    /// fsync the kernel may have dropped the dirty pages, so nothing after the durable point can be
+    /// acknowledged any more.
+    fileprivate func syncOnce() -> Result<Int64, StorageError> {
+        let durable = durability.withLock { $0.durableOffset }
+        let captured = writer.withLock { state -> Result<(Int64, [LogSegment]), StorageError> in
+            if let failure = state.failure {
+                return .failure(.logFailed(partition: topicPartition.description, cause: failure))
+            }
+            state.unflushedMessages = 0
+            let dirty = state.segments.filter { $0.nextOffset > durable || $0 === state.active }
+            return .success((state.logEndOffset, dirty))
+        }
+        guard case .success((let target, let dirty)) = captured else {
+            if case .failure(let error) = captured { return .failure(error) }
+            fatalError("unreachable")
+        }
+        if target <= durable { return .success(target) }
+        for segment in dirty {
+            do {
+                try segment.syncLog()
+            } catch {
+                writer.withLock { state in
+                    state.failure = "\(error)"
+                    publish(state)
+                }
+                logger.error("fdatasync failed; log is now read-only", metadata: ["error": "\(error)"])
+                return .failure(error)
+            }
+        }
+        return .success(target)
+    }
+}
