@@ -86,6 +86,7 @@ public final class LogManager: Sendable {
         logger: Logger = Logger(label: "strata.storage")
     ) throws(StorageError) -> LogManager {
         try createDirectories(dataDirectory, fileSystem: fileSystem)
+        let isNew = !fileSystem.fileExists(dataDirectory + "/meta.properties")
         let (clusterId, nodeId) = try loadOrCreateMeta(dataDirectory, fileSystem: fileSystem)
         let markerPath = dataDirectory + "/" + cleanShutdownMarker
         let clean = fileSystem.fileExists(markerPath)
@@ -109,7 +110,7 @@ public final class LogManager: Sendable {
                 "ignoring unreadable checkpoint; recovering every partition fully", metadata: ["error": "\(error)"])
             recoveryPoints = nil
         }
-        if !clean {
+        if !clean && !isNew {
             logger.notice(
                 "no clean-shutdown marker: recovering unflushed segments", metadata: ["dir": "\(dataDirectory)"])
         }
