@@ -51,7 +51,11 @@ extension Broker {
         var response = DeleteTopicsResponse()
         for name in request.topicNames {
             var code = KafkaErrorCode.noError
-            do throws(StorageError) { try logs.deleteTopic(name) } catch { code = ErrorMapping.code(for: error) }
+            if name == OffsetsTopic.name {
+                code = .invalidTopicException  // internal: the coordinator's state lives there
+            } else {
+                do throws(StorageError) { try logs.deleteTopic(name) } catch { code = ErrorMapping.code(for: error) }
+            }
             response.responses.append(NamedResult(name: name, errorCode: code))
         }
         return response

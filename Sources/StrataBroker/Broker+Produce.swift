@@ -87,6 +87,11 @@ extension Broker {
     )
         -> Result<(PartitionLog, AppendInfo), ProduceFailure>
     {
+        if partition.topic == OffsetsTopic.name {
+            // Only the group coordinator writes the internal offsets topic (Kafka refuses it too).
+            return .failure(
+                .init(code: .invalidTopicException, message: "cannot produce to internal topic \(partition.topic)"))
+        }
         guard let log = logs.log(for: partition) else {
             return .failure(.init(code: .unknownTopicOrPartition, message: "unknown partition \(partition)"))
         }

@@ -86,3 +86,20 @@ import Testing
         #expect(again.topics.first?.errorCode == .topicAlreadyExists)
     }
 }
+
+@Suite struct InternalTopicTests {
+    @Test func clientsCannotProduceToOrDeleteTheOffsetsTopic() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.logs.createTopic("__consumer_offsets", partitionCount: 1,
+                                     configOverrides: ["cleanup.policy": "compact"])
+        #expect(try await harness.produce("__consumer_offsets", batch: batch(["forged"]))?.errorCode
+            == .invalidTopicException)
+        #expect(harness.logs.log(for: TopicPartition("__consumer_offsets", 0))?.logEndOffset == 0)
+        let response = try #require(try await harness.call(
+            DeleteTopicsRequest(topicNames: ["__consumer_offsets"], timeoutMs: 1000), version: 3,
+            as: DeleteTopicsResponse.self))
+        #expect(response.responses.first?.errorCode == .invalidTopicException)
+        #expect(harness.logs.topic("__consumer_offsets") != nil)
+    }
+}
