@@ -1,3 +1,4 @@
+import Foundation
 import StrataProtocol
 import StrataStorage
 
@@ -186,32 +187,95 @@ extension Broker {
     func alterConfigs(_ request: AlterConfigsRequest) -> AlterConfigsResponse {
         var response = AlterConfigsResponse()
         for resource in request.resources {
-            var result = AlterConfigsResponse.ResourceResponse()
-            result.resourceType = resource.resourceType
-            result.resourceName = resource.resourceName
-            defer { response.responses.append(result) }
-            guard resource.resourceType == Self.topicResourceType else {
-                result.errorCode = .invalidRequest
-                result.errorMessage = "only topic configs can be altered at run time; use --set at startup"
-                continue
-            }
-            guard logs.topic(resource.resourceName) != nil else {
-                result.errorCode = .unknownTopicOrPartition
-                continue
-            }
-            var overrides: [String: String] = [:]
-            for entry in resource.configs {
-                guard let value = entry.value else { continue }
-                overrides[entry.name] = value
-            }
-            do throws(StorageError) {
-                _ = try LogConfig(overrides: overrides, defaults: config.logDefaults)
-                if !request.validateOnly { try logs.alterTopicConfig(resource.resourceName, overrides: overrides) }
-            } catch {
-                result.errorCode = ErrorMapping.code(for: error)
-                result.errorMessage = "\(error)"
-            }
+            response.responses.append(
+                alterTopic(resource.resourceType, resource.resourceName, validateOnly: request.validateOnly) { _ in
+                    var overrides: [String: String] = [:]
+                    for entry in resource.configs {
+                        guard let value = entry.value else { continue }
+                        overrides[entry.name] = value
+                    }
+                    return overrides
+                })
         }
         return response
+    }
+
+    /// IncrementalAlterConfigs: SET/DELETE change the named keys of the topic's overrides and leave
+    /// the others as they are (KIP-339). APPEND/SUBTRACT apply to list-valued configs; the only one
+    /// Strata has is `cleanup.policy`. Validation and persistence as ``alterConfigs(_:)``.
+    func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+        var response = IncrementalAlterConfigsResponse()
+        for resource in request.resources {
+            response.responses.append(
+                alterTopic(resource.resourceType, resource.resourceName, validateOnly: request.validateOnly) {
+                    current throws(StorageError) in
+                    var overrides = current
+                    for entry in resource.configs {
+                        try Self.apply(entry, to: &overrides, defaults: config.logDefaults)
+                    }
+                    return overrides
+                })
+        }
+        return response
+    }
+
+    /// Applies one incremental change to `overrides`.
+    private static func apply(
+        _ entry: IncrementalAlterConfigsRequest.AlterableConfig, to overrides: inout [String: String],
+        defaults: LogConfig
+    ) throws(StorageError) {
+        guard let operation = entry.operation else {
+            throw .invalidConfig(key: entry.name, value: "\(entry.configOperation)", reason: "unknown config operation")
+        }
+        switch operation {
+        case .set:
+            guard let value = entry.value else {
+                throw .invalidConfig(key: entry.name, value: "null", reason: "SET needs a value")
+            }
+            overrides[entry.name] = value
+        case .delete:
+            overrides[entry.name] = nil
+        case .append, .subtract:
+            guard entry.name == "cleanup.policy" else {
+                throw .invalidConfig(
+                    key: entry.name, value: entry.value ?? "null", reason: "APPEND/SUBTRACT apply to list configs only")
+            }
+            let current = overrides[entry.name] ?? defaults.cleanupPolicy.sorted().joined(separator: ",")
+            var items = current.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let given = (entry.value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if operation == .append {
+                for item in given where !items.contains(item) { items.append(item) }
+            } else {
+                items.removeAll { given.contains($0) }
+            }
+            overrides[entry.name] = items.joined(separator: ",")
+        }
+    }
+
+    /// Validates and applies a topic's new overrides, computed by `change` from the current ones.
+    private func alterTopic(
+        _ resourceType: Int8, _ name: String, validateOnly: Bool,
+        change: ([String: String]) throws(StorageError) -> [String: String]
+    ) -> AlterConfigsResponse.ResourceResponse {
+        var result = AlterConfigsResponse.ResourceResponse(resourceType: resourceType, resourceName: name)
+        guard resourceType == Self.topicResourceType else {
+            result.errorCode = .invalidRequest
+            result.errorMessage = "only topic configs can be altered at run time; use --set at startup"
+            return result
+        }
+        guard let topic = logs.topic(name) else {
+            result.errorCode = .unknownTopicOrPartition
+            result.errorMessage = "topic \(name) does not exist"
+            return result
+        }
+        do throws(StorageError) {
+            let overrides = try change(topic.configOverrides)
+            _ = try LogConfig(overrides: overrides, defaults: config.logDefaults)
+            if !validateOnly { try logs.alterTopicConfig(name, overrides: overrides) }
+        } catch {
+            result.errorCode = ErrorMapping.code(for: error)
+            result.errorMessage = "\(error)"
+        }
+        return result
     }
 }

@@ -180,6 +180,8 @@ public final class Broker: Sendable {
             return answer(deleteRecords(request))
         case .alterConfigs(let request):
             return answer(alterConfigs(request))
+        case .incrementalAlterConfigs(let request):
+            return answer(incrementalAlterConfigs(request))
         case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
             .describeGroups, .listGroups, .deleteGroups:
             return await handleGroupRequest(request, header: header)

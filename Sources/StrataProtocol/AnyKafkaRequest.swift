@@ -36,6 +36,7 @@ public enum AnyKafkaRequest: Sendable, Equatable {
     case describeConfigs(DescribeConfigsRequest)
     case alterConfigs(AlterConfigsRequest)
     case deleteGroups(DeleteGroupsRequest)
+    case incrementalAlterConfigs(IncrementalAlterConfigsRequest)
     /// ApiVersions at a version newer than supported; its body is not parsed. Answer with
     /// ``ApiVersionsTable/unsupportedApiVersionsResponse`` encoded at version 0.
     case unsupportedApiVersions
@@ -82,6 +83,8 @@ public enum AnyKafkaRequest: Sendable, Equatable {
         case .describeConfigs: self = .describeConfigs(try .init(from: &body, version: version))
         case .alterConfigs: self = .alterConfigs(try .init(from: &body, version: version))
         case .deleteGroups: self = .deleteGroups(try .init(from: &body, version: version))
+        case .incrementalAlterConfigs:
+            self = .incrementalAlterConfigs(try .init(from: &body, version: version))
         }
     }
 }

@@ -27,6 +27,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case describeConfigs = 32
     case alterConfigs = 33
     case deleteGroups = 42
+    case incrementalAlterConfigs = 44
 
     private typealias Facts = (name: String, advertised: ClosedRange<Int16>, flexibleSince: Int16)
 
@@ -54,6 +55,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .describeConfigs: ("DescribeConfigs", 0...2, 4)
         case .alterConfigs: ("AlterConfigs", 0...1, 2)
         case .deleteGroups: ("DeleteGroups", 0...1, 2)
+        case .incrementalAlterConfigs: ("IncrementalAlterConfigs", 0...0, 1)
         }
     }
 

@@ -36,6 +36,46 @@ import Testing
         #expect(configs[1].configSource == 5, "default shown as default")
     }
 
+    @Test func incrementalAlterConfigsChangesOnlyTheNamedKeys() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.createTopic("t")
+        func alter(_ configs: [IncrementalAlterConfigsRequest.AlterableConfig], validateOnly: Bool = false)
+            async throws -> IncrementalAlterConfigsResponse.ResourceResponse
+        {
+            let request = IncrementalAlterConfigsRequest(
+                resources: [.init(resourceType: 2, resourceName: "t", configs: configs)], validateOnly: validateOnly)
+            let response = try #require(try await harness.call(request, version: 0, as: IncrementalAlterConfigsResponse.self))
+            return try #require(response.responses.first)
+        }
+        func overrides() -> [String: String] { harness.logs.topic("t")?.configOverrides ?? [:] }
+        #expect(try await alter([.init(name: "retention.ms", operation: .set, value: "1234")]).errorCode == .noError)
+        #expect(try await alter([.init(name: "segment.ms", operation: .set, value: "60000")]).errorCode == .noError)
+        #expect(overrides() == ["retention.ms": "1234", "segment.ms": "60000"], "the first key survives the second SET")
+        #expect(try await alter([.init(name: "retention.ms", operation: .delete, value: nil)]).errorCode == .noError)
+        #expect(overrides() == ["segment.ms": "60000"])
+        #expect(harness.logs.log(for: TopicPartition("t", 0))?.config.segmentMilliseconds == 60000, "applied at once")
+        #expect(try await alter([.init(name: "cleanup.policy", operation: .append, value: "compact")]).errorCode
+            == .noError)
+        #expect(overrides()["cleanup.policy"] == "delete,compact")
+        #expect(harness.logs.log(for: TopicPartition("t", 0))?.config.isCompacted == true)
+        #expect(try await alter([.init(name: "cleanup.policy", operation: .subtract, value: "delete")]).errorCode
+            == .noError)
+        #expect(overrides()["cleanup.policy"] == "compact")
+        let dryRun = try await alter([.init(name: "retention.ms", operation: .set, value: "5")], validateOnly: true)
+        #expect(dryRun.errorCode == .noError && overrides()["retention.ms"] == nil, "validate_only changes nothing")
+        let bad = try await alter([.init(name: "retention.ms", operation: .set, value: "soon"),
+                                   .init(name: "segment.ms", operation: .delete, value: nil)])
+        #expect(bad.errorCode == .invalidConfig && bad.errorMessage?.contains("retention.ms") == true)
+        #expect(overrides()["segment.ms"] == "60000", "a refused request changes none of its keys")
+        #expect(try await alter([.init(name: "segment.ms", operation: .append, value: "1")]).errorCode == .invalidConfig)
+        var unknownOp = IncrementalAlterConfigsRequest.AlterableConfig(name: "segment.ms", operation: .set, value: "1")
+        unknownOp.configOperation = 9
+        #expect(try await alter([unknownOp]).errorCode == .invalidConfig)
+        try harness.restart(clean: true)
+        #expect(overrides() == ["segment.ms": "60000", "cleanup.policy": "compact"], "persisted")
+    }
+
     @Test func deleteRecordsMovesTheLowWatermark() async throws {
         let harness = try BrokerHarness()
         defer { harness.cleanup() }

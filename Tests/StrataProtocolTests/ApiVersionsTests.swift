@@ -10,10 +10,11 @@ import Testing
             .syncGroup: 0...3, .describeGroups: 0...4, .listGroups: 0...2, .apiVersions: 0...4, .createTopics: 0...4,
             .deleteTopics: 0...3, .deleteRecords: 0...1, .initProducerId: 0...1, .offsetForLeaderEpoch: 2...3,
             .describeConfigs: 0...2, .alterConfigs: 0...1, .deleteGroups: 0...1,
+            .incrementalAlterConfigs: 0...0,
         ]
         #expect(ApiVersionsTable.standard.ranges == expected)
         #expect(ApiKey.deleteRecords.rawValue == 21 && ApiKey.alterConfigs.rawValue == 33)
-        #expect(ApiKey.deleteGroups.rawValue == 42)
+        #expect(ApiKey.deleteGroups.rawValue == 42 && ApiKey.incrementalAlterConfigs.rawValue == 44)
     }
 
     @Test func produceBelowV3IsAdvertisedButNotDecodable() {

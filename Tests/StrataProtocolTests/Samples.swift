@@ -73,6 +73,12 @@ enum Samples {
             .init(resourceType: 2, resourceName: "orders",
                   configs: [ConfigEntry(name: "retention.ms", value: "1000"), ConfigEntry(name: "x", value: nil)]),
         ], validateOnly: true)),
+        MessageCase(IncrementalAlterConfigsRequest(resources: [
+            .init(resourceType: 2, resourceName: "orders",
+                  configs: [.init(name: "retention.ms", operation: .set, value: "1000"),
+                            .init(name: "segment.ms", operation: .delete, value: nil),
+                            .init(name: "cleanup.policy", operation: .append, value: "compact")]),
+        ], validateOnly: false)),
     ]
 
     static let responses: [MessageCase] = [
@@ -167,6 +173,9 @@ enum Samples {
         ])),
         MessageCase(AlterConfigsResponse(throttleTimeMs: 3, responses: [
             .init(errorCode: .invalidConfig, errorMessage: "bad value", resourceType: 2, resourceName: "orders"),
+        ])),
+        MessageCase(IncrementalAlterConfigsResponse(throttleTimeMs: 4, responses: [
+            .init(errorCode: .noError, errorMessage: nil, resourceType: 2, resourceName: "orders"),
         ])),
     ]
 

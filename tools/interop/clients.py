@@ -90,6 +90,17 @@ def confluent(bootstrap, topic, count):
             fail(f"offsets_for_times {tp}")
     if sorted(high for _, high in watermarks) != sorted(per_partition.values()):
         fail(f"watermarks {watermarks} do not match consumed counts {per_partition}")
+    # Admin: incremental config change (IncrementalAlterConfigs), seen by describe_configs.
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "86400000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    described = next(iter(admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()))
+    entries = described.result(timeout=30)
+    if entries["retention.ms"].value != "86400000" or entries["cleanup.policy"].value != "compact,delete":
+        fail(f"incremental_alter_configs not applied: {entries['retention.ms']} {entries['cleanup.policy']}")
     # Admin: list, then delete the topic and see it gone.
     if topic not in admin.list_topics(timeout=10).topics:
         fail("list_topics does not show the topic")
