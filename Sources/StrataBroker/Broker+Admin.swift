@@ -131,6 +131,7 @@ extension Broker {
     static func describe(_ config: LogConfig) -> [(String, String)] {
         [
             ("cleanup.policy", config.cleanupPolicy.sorted().joined(separator: ",")),
+            ("compression.type", config.compressionType),
             ("delete.retention.ms", "\(config.deleteRetentionMilliseconds)"),
             ("file.delete.delay.ms", "\(config.fileDeleteDelayMilliseconds)"),
             ("flush.messages", "\(config.flushMessages)"),

@@ -38,6 +38,9 @@ public struct LogConfig: Sendable, Equatable {
     /// `message.timestamp.type`: CreateTime or LogAppendTime.
     public var messageTimestampType: String = "CreateTime"
 
+    /// `compression.type`: always `producer` (batches are stored as sent, never recompressed).
+    public var compressionType = "producer"
+
     public init() {}
 
     /// Topic-level config names this struct understands.
@@ -97,6 +100,13 @@ public struct LogConfig: Sendable, Equatable {
                 throw .invalidConfig(key: key, value: value, reason: "expected CreateTime or LogAppendTime")
             }
             messageTimestampType = value
+        case "compression.type":
+            guard value == "producer" else {
+                throw .invalidConfig(
+                    key: key, value: value,
+                    reason: "only 'producer' is supported: batches are stored exactly as producers compressed them")
+            }
+            compressionType = value
         case _ where Self.knownKeys.contains(key):
             break  // accepted for compatibility, no effect on a single node
         default:
