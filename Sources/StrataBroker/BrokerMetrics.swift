@@ -1,5 +1,6 @@
 import Metrics
 import StrataProtocol
+import StrataStorage
 import Synchronization
 
 /// The broker's metrics, emitted through swift-metrics (the executable bootstraps Prometheus):
@@ -12,6 +13,11 @@ import Synchronization
 /// | `strata_produce_latency_seconds`, `strata_fetch_latency_seconds` | timer (histogram) | — |
 /// | `strata_connections` | gauge | — |
 /// | `strata_log_end_offset` | gauge | `topic`, `partition` (set by the owner, see `recordLogEndOffsets`) |
+/// | `strata_cleaner_runs_total` | counter | `kind` (`pass`, `compaction`, `retention`) |
+/// | `strata_cleaner_bytes_removed_total`, `strata_cleaner_records_removed_total` | counter | `kind` |
+/// | `strata_cleaner_run_seconds` | timer | `kind` (`pass`, `compaction`) |
+/// | `strata_cleaner_dirty_ratio` | gauge | `topic`, `partition` (compacted logs, before each pass) |
+/// | `strata_cleaner_max_compaction_delay_seconds` | gauge | — |
 ///
 /// Metric handles are created once and cached (creation goes through the factory's lock);
 /// error counters, rare by nature, are created on demand.
@@ -55,6 +61,43 @@ public final class BrokerMetrics: Sendable {
                 dimensions: [("topic", entry.topic), ("partition", "\(entry.partition)")]
             )
             .record(entry.logEndOffset)
+        }
+    }
+
+    /// An observer for ``LogCleaner`` that publishes its events as the `strata_cleaner_*` metrics.
+    public static func cleanerObserver() -> @Sendable (CleanerEvent) -> Void {
+        let passes = Counter(label: "strata_cleaner_runs_total", dimensions: [("kind", "pass")])
+        let compactions = Counter(label: "strata_cleaner_runs_total", dimensions: [("kind", "compaction")])
+        let retentions = Counter(label: "strata_cleaner_runs_total", dimensions: [("kind", "retention")])
+        let compactedBytes = Counter(label: "strata_cleaner_bytes_removed_total", dimensions: [("kind", "compaction")])
+        let retainedBytes = Counter(label: "strata_cleaner_bytes_removed_total", dimensions: [("kind", "retention")])
+        let compactedRecords = Counter(
+            label: "strata_cleaner_records_removed_total", dimensions: [("kind", "compaction")])
+        let passTime = Metrics.Timer(label: "strata_cleaner_run_seconds", dimensions: [("kind", "pass")])
+        let compactionTime = Metrics.Timer(label: "strata_cleaner_run_seconds", dimensions: [("kind", "compaction")])
+        let maxDelay = Gauge(label: "strata_cleaner_max_compaction_delay_seconds")
+        return { event in
+            switch event {
+            case .retention(_, _, let bytes):
+                retentions.increment()
+                retainedBytes.increment(by: bytes)
+            case .compaction(_, let result, let seconds, _):
+                compactions.increment()
+                compactedBytes.increment(by: max(0, result.bytesIn - result.bytesOut))
+                compactedRecords.increment(by: result.recordsRemoved)
+                compactionTime.recordNanoseconds(Int64(seconds * 1e9))
+            case .pass(_, let seconds, let ratios, let delay):
+                passes.increment()
+                passTime.recordNanoseconds(Int64(seconds * 1e9))
+                maxDelay.record(Double(delay) / 1000)
+                for (partition, ratio) in ratios {
+                    Gauge(
+                        label: "strata_cleaner_dirty_ratio",
+                        dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")]
+                    )
+                    .record(ratio)
+                }
+            }
         }
     }
 }

@@ -21,6 +21,24 @@ public struct CleanerPassResult: Sendable, Equatable {
     public var segmentsDeleted = 0
     public var bytesDeleted = 0
     public var logsCompacted = 0
+    /// Bytes removed by compaction (input minus output) over all logs.
+    public var bytesCompactedAway = 0
+    /// Records removed by compaction (superseded, keyless and expired tombstones).
+    public var recordsCompactedAway = 0
+}
+
+/// What the cleaner tells its observer; storage has no metrics dependency, so the server turns
+/// these into metrics (see `BrokerMetrics.cleanerObserver`).
+public enum CleanerEvent: Sendable {
+    /// Retention deleted `segments` segments (`bytes` bytes) of one partition.
+    case retention(TopicPartition, segments: Int, bytes: Int)
+    /// One partition was compacted in `seconds`; `dirtyRatio` is the ratio that selected it.
+    case compaction(TopicPartition, CompactionResult, seconds: Double, dirtyRatio: Double)
+    /// A whole pass ended: its duration, the dirty ratio of every compacted log before cleaning, and
+    /// the largest compaction delay (now minus the oldest dirty record's timestamp, 0 when none).
+    case pass(
+        CleanerPassResult, seconds: Double, dirtyRatios: [TopicPartition: Double], maxCompactionDelayMilliseconds: Int64
+    )
 }
 
 /// The cleaner: a dedicated thread (never an event loop) that wakes every
@@ -40,15 +58,19 @@ public final class LogCleaner: @unchecked Sendable {
     private var wakeRequested = false  // guarded by `condition`
     private var thread: Thread?  // set once by start()
     private let stopped = DispatchSemaphore(value: 0)
+    private let observer: (@Sendable (CleanerEvent) -> Void)?
 
+    /// - Parameter observer: called on the cleaner thread after each retention deletion, each
+    ///   compaction and each pass; it must not block.
     public init(
         manager: LogManager, config: CleanerConfig = CleanerConfig(), clock: StorageClock = SystemClock(),
-        logger: Logger = Logger(label: "strata.cleaner")
+        logger: Logger = Logger(label: "strata.cleaner"), observer: (@Sendable (CleanerEvent) -> Void)? = nil
     ) {
         self.manager = manager
         self.config = config
         self.clock = clock
         self.logger = logger
+        self.observer = observer
     }
 
     /// Starts the cleaner thread (no-op when disabled).
@@ -95,15 +117,26 @@ public final class LogCleaner: @unchecked Sendable {
         }
     }
 
-    /// One pass over every log: retention, then removal of expired `.deleted` files.
+    /// One pass over every log: retention, then removal of expired `.deleted` files, then
+    /// compaction of qualifying logs, dirtiest first.
     @discardableResult
     public func runPass(nowMilliseconds now: Int64) -> CleanerPassResult {
+        let passStart = ContinuousClock.now
         var result = CleanerPassResult()
         for log in manager.allLogs() {
             do throws(StorageError) {
                 let deleted = try log.applyRetention(nowMilliseconds: now)
                 result.segmentsDeleted += deleted.segments
                 result.bytesDeleted += deleted.bytes
+                if deleted.segments > 0 {
+                    logger.info(
+                        "retention deleted segments",
+                        metadata: [
+                            "partition": "\(log.topicPartition)", "segments": "\(deleted.segments)",
+                            "bytes": "\(deleted.bytes)", "logStartOffset": "\(log.logStartOffset)",
+                        ])
+                    observer?(.retention(log.topicPartition, segments: deleted.segments, bytes: deleted.bytes))
+                }
             } catch {
                 logger.error("retention failed", metadata: ["partition": "\(log.topicPartition)", "error": "\(error)"])
             }
@@ -112,17 +145,30 @@ public final class LogCleaner: @unchecked Sendable {
         // Compaction: dirtiest log first; a log qualifies above min.cleanable.dirty.ratio or when its
         // oldest dirty record is older than max.compaction.lag.ms.
         var candidates: [(log: PartitionLog, ratio: Double)] = []
+        var ratios: [TopicPartition: Double] = [:]
+        var maxDelay: Int64 = 0
         for log in manager.allLogs() where log.config.isCompacted {
             let dirty = log.dirtyRatio(nowMilliseconds: now)
+            ratios[log.topicPartition] = dirty.ratio
+            if let oldest = dirty.oldestDirtyTimestamp { maxDelay = max(maxDelay, now - oldest) }
             guard dirty.dirtyBytes > 0 else { continue }
             let config = log.config
             let overdue = dirty.oldestDirtyTimestamp.map { now - $0 > config.maxCompactionLagMilliseconds } ?? false
             if dirty.ratio > config.minCleanableDirtyRatio || overdue { candidates.append((log, dirty.ratio)) }
         }
         for candidate in candidates.sorted(by: { $0.ratio > $1.ratio }) {
+            let start = ContinuousClock.now
             do throws(StorageError) {
-                if try candidate.log.compact(nowMilliseconds: now, dedupeBufferBytes: config.dedupeBufferBytes) != nil {
+                if let compacted = try candidate.log.compact(
+                    nowMilliseconds: now, dedupeBufferBytes: config.dedupeBufferBytes)
+                {
                     result.logsCompacted += 1
+                    result.bytesCompactedAway += compacted.bytesIn - compacted.bytesOut
+                    result.recordsCompactedAway += compacted.recordsRemoved
+                    observer?(
+                        .compaction(
+                            candidate.log.topicPartition, compacted, seconds: Self.seconds(since: start),
+                            dirtyRatio: candidate.ratio))
                 }
             } catch {
                 logger.error(
@@ -138,6 +184,15 @@ public final class LogCleaner: @unchecked Sendable {
                 logger.error("checkpoint after retention failed", metadata: ["error": "\(error)"])
             }
         }
+        observer?(
+            .pass(
+                result, seconds: Self.seconds(since: passStart), dirtyRatios: ratios,
+                maxCompactionDelayMilliseconds: maxDelay))
         return result
+    }
+
+    private static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }

@@ -73,7 +73,9 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("strata listening on \(listenHost):\(port)\n".utf8))
         }
         let maintenance = StorageMaintenance(logs: logs)
-        let cleaner = LogCleaner(manager: logs, config: brokerConfig.cleaner, logger: Logger(label: "strata.cleaner"))
+        let cleaner = LogCleaner(
+            manager: logs, config: brokerConfig.cleaner, logger: Logger(label: "strata.cleaner"),
+            observer: BrokerMetrics.cleanerObserver())
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server), .init(service: maintenance), .init(service: CleanerService(cleaner: cleaner)),
         ]

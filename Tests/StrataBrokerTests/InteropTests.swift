@@ -115,6 +115,20 @@ import Testing
         let result = try runCommand(python, [InteropTools.clientsScript, "compaction", server.bootstrap,
                                              "compacted", "600"])
         #expect(result.status == 0, "\(result.stdout) \(result.stderr.suffix(2000)) \(server.stderrText.suffix(2000))")
+        // The cleaner's work shows in /metrics and in its log line with before/after sizes.
+        let metricsPort = try #require(server.metricsAddress(), "metrics port line")
+        let metrics = try runCommand("/usr/bin/env", ["python3", "-c",
+            "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(metricsPort)/metrics').read().decode())"])
+        func value(_ series: String) -> Double? {
+            metrics.stdout.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        #expect((value("strata_cleaner_runs_total{kind=\"compaction\"}") ?? 0) >= 1, "\(metrics.stdout.suffix(3000))")
+        #expect((value("strata_cleaner_bytes_removed_total{kind=\"compaction\"}") ?? 0) > 0)
+        #expect((value("strata_cleaner_records_removed_total{kind=\"compaction\"}") ?? 0) > 0)
+        #expect(value("strata_cleaner_dirty_ratio{topic=\"compacted\",partition=\"0\"}") != nil)
+        #expect(metrics.stdout.contains("strata_cleaner_run_seconds"))
+        #expect(server.stderrText.contains("compacted") && server.stderrText.contains("bytesOut"))
         #expect(server.stop() == 0)
         // The compacted partition passes segment-dump's verification.
         let dump = ServerProcess.productsDirectory.appendingPathComponent("segment-dump").path

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import StrataRecords
+import Synchronization
 import Testing
 @testable import StrataStorage
 
@@ -205,5 +206,43 @@ import Testing
         #expect(try await reader.value == 200)
         #expect(log.logEndOffset == written.last!.offset + 1 + 200)
         try log.close()
+    }
+
+    @Test func cleanerReportsEachCompactionAndPassToItsObserver() throws {
+        var random = SeededGenerator(seed: testSeed("compaction observer"))
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        var defaults = compactedConfig()
+        defaults.minCleanableDirtyRatio = 0.01
+        let manager = try LogManager.open(dataDirectory: dir.path, defaultConfig: defaults, executor: sharedExecutor,
+                                          logger: quietLogger)
+        let log = try manager.createTopic("state", partitionCount: 1)[0]
+        _ = try writeRandom(log, batches: 150, keys: 10, random: &random)
+        try log.roll()
+        let sizeBefore = log.segmentBaseOffsets.count
+        let events = Mutex<[CleanerEvent]>([])
+        let cleaner = LogCleaner(manager: manager, clock: ManualClock(), logger: quietLogger) { event in
+            events.withLock { $0.append(event) }
+        }
+        let pass = cleaner.runPass(nowMilliseconds: 10_000)
+        let seen = events.withLock { $0 }
+        let compactions = seen.compactMap { event -> (TopicPartition, CompactionResult, Double)? in
+            if case .compaction(let partition, let result, _, let ratio) = event { return (partition, result, ratio) }
+            return nil
+        }
+        #expect(compactions.count == 1 && compactions.first?.0 == TopicPartition("state", 0))
+        let result = try #require(compactions.first?.1)
+        #expect(result.bytesIn > result.bytesOut && result.recordsRemoved > 0)
+        #expect(pass.logsCompacted == 1 && pass.bytesCompactedAway == result.bytesIn - result.bytesOut)
+        #expect(pass.recordsCompactedAway == result.recordsRemoved)
+        #expect((compactions.first?.2 ?? 0) > 0.01, "the ratio that selected the log is reported")
+        guard case .pass(let reported, _, let ratios, let delay) = seen.last else {
+            Issue.record("the last event is the pass summary: \(seen)")
+            return
+        }
+        #expect(reported == pass && ratios[TopicPartition("state", 0)] != nil)
+        #expect(delay > 0, "records from t=0…149 were dirty at t=10 000")
+        #expect(log.segmentBaseOffsets.count <= sizeBefore)
+        try manager.close()
     }
 }
