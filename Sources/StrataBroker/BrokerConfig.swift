@@ -95,6 +95,9 @@ public struct BrokerConfig: Sendable {
         case "offsets.retention.check.interval.ms": groups.offsetsRetentionCheckIntervalMilliseconds = try int(1)
         case "offsets.topic.num.partitions": groups.offsetsTopicPartitions = Int32(clamping: try int(1))
         case "offset.metadata.max.bytes": groups.offsetMetadataBytesMax = Int(try int(0))
+        case "offsets.topic.segment.bytes":
+            _ = try LogConfig(overrides: ["segment.bytes": value])
+            groups.offsetsTopicSegmentBytes = Int(try int(14))
         default:
             if LogConfig.knownKeys.contains(key) {
                 try logDefaults.set(key, value)

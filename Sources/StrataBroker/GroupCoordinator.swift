@@ -339,7 +339,7 @@ public final class GroupCoordinator: Sendable {
             guard logs.topic(OffsetsTopic.name) == nil else { return }
             try logs.createTopic(
                 OffsetsTopic.name, partitionCount: partitionCount,
-                configOverrides: OffsetsTopic.configOverrides)
+                configOverrides: OffsetsTopic.configOverrides(segmentBytes: config.offsetsTopicSegmentBytes))
             logger.info(
                 "created the offsets topic",
                 metadata: [

@@ -11,6 +11,7 @@
 /// | `offsetsRetentionCheckIntervalMilliseconds` | `offsets.retention.check.interval.ms` | 600000 |
 /// | `offsetsTopicPartitions` | `offsets.topic.num.partitions` | 50 |
 /// | `offsetMetadataBytesMax` | `offset.metadata.max.bytes` | 4096 |
+/// | `offsetsTopicSegmentBytes` | `offsets.topic.segment.bytes` | 104857600 |
 public struct GroupCoordinatorConfig: Sendable, Equatable {
     /// Delay of the first rebalance of an empty group, so that members starting together join one
     /// generation. 0 disables it.
@@ -29,6 +30,9 @@ public struct GroupCoordinatorConfig: Sendable, Equatable {
     public var offsetsTopicPartitions: Int32 = 50
     /// Longest commit metadata string (else OFFSET_METADATA_TOO_LARGE).
     public var offsetMetadataBytesMax = 4096
+    /// `segment.bytes` of `__consumer_offsets` when the coordinator creates it. The active segment
+    /// is never compacted, so this bounds how much superseded commits the topic can hold.
+    public var offsetsTopicSegmentBytes = 104_857_600
 
     public init() {}
 }

@@ -10,7 +10,9 @@ enum OffsetsTopic {
     static let name = "__consumer_offsets"
 
     /// Topic-level settings (reference §6.1): compacted, 100 MiB segments.
-    static let configOverrides = ["cleanup.policy": "compact", "segment.bytes": "104857600"]
+    static func configOverrides(segmentBytes: Int) -> [String: String] {
+        ["cleanup.policy": "compact", "segment.bytes": "\(segmentBytes)"]
+    }
 
     /// OffsetCommitValue version written (Kafka 4's default; v1 when the commit had a retention time).
     static let offsetCommitValueVersion: Int16 = 3

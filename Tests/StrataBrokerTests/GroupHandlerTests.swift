@@ -390,4 +390,56 @@ final class GroupHarness: @unchecked Sendable {
         let other = try await harness.join("g", version: 3, session: 6000, protocols: ["roundrobin"])
         #expect(other.errorCode == .inconsistentGroupProtocol)
     }
+
+    /// 100 000 offset commits to 20 keys (5 groups × 4 partitions) with the cleaner running between
+    /// rounds: the compacted offsets topic stays a small multiple of one segment, and every group
+    /// reloads its last commit after a crash restart.
+    @Test func offsetsTopicStaysSmallUnderManyCommitsAndReloads() async throws {
+        let segmentBytes = 32 * 1024
+        let harness = try GroupHarness(settings: ["offsets.topic.segment.bytes": "\(segmentBytes)"])
+        defer { harness.cleanup() }
+        let groups = (0..<5).map { "busy-\($0)" }
+        let rounds = 10
+        let commitsPerGroupPerRound = 500  // × 4 partitions × 5 groups × 10 rounds = 100 000 commits
+        var cleaned = 0
+        for round in 0..<rounds {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                for group in groups {
+                    tasks.addTask {
+                        for index in 0..<commitsPerGroupPerRound {
+                            let offset = Int64(round * commitsPerGroupPerRound + index + 1)
+                            let codes = try await harness.commit(group, [0: offset, 1: offset, 2: offset, 3: offset])
+                            guard codes == Array(repeating: KafkaErrorCode.noError, count: 4) else {
+                                throw HarnessFailure("commit \(group)@\(offset): \(codes)")
+                            }
+                        }
+                    }
+                }
+                try await tasks.waitForAll()
+            }
+            harness.clock.advance(byMilliseconds: 1000)
+            cleaned += LogCleaner(manager: harness.logs, clock: harness.clock, logger: BrokerHarness.quiet)
+                .runPass(nowMilliseconds: harness.clock.nowMilliseconds()).logsCompacted
+        }
+        let written = harness.logs.allLogs().filter { $0.topicPartition.topic == OffsetsTopic.name }
+            .reduce(Int64(0)) { $0 + $1.logEndOffset }
+        #expect(written == 100_000, "one record per partition commit")
+        let bytes = harness.logs.allLogs().filter { $0.topicPartition.topic == OffsetsTopic.name }
+            .reduce(0) { $0 + $1.sizeInBytes }
+        #expect(cleaned > 0)
+        // Uncompacted, 100 000 commit records are several MB; compacted, each partition holds at
+        // most its active segment plus a small cleaned remainder.
+        #expect(bytes < 4 * 4 * segmentBytes, "__consumer_offsets holds \(bytes) bytes after 100 000 commits")
+        try await harness.restart(clean: false)
+        let last = Int64(rounds * commitsPerGroupPerRound)
+        for group in groups {
+            let fetched = try await harness.fetchOffsets(group, partitions: [0, 1, 2, 3])
+            #expect(fetched.topics.first?.partitions.map(\.committedOffset) == [last, last, last, last], "\(group)")
+        }
+    }
+}
+
+struct HarnessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
