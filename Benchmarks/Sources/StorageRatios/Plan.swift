@@ -22,6 +22,9 @@ struct Plan {
     /// LZ4 batches (64 KiB uncompressed each) and the `lz4 -b` evaluation time.
     var lz4Batches: Int
     var lz4Seconds: Int
+    /// MiB of 1 KiB keyed records compacted per cleaner round, and durable appends timed alone.
+    var compactionMebibytes: Int
+    var latencyAppends: Int
 
     static let batchBytes = 16 << 10
     static let smallBatchBytes = 1 << 10
@@ -30,11 +33,13 @@ struct Plan {
 
     static let full = Plan(rounds: 5, appendBatches: 8192, committers: 64, appendsPerCommitter: 256,
                            logBatches: 65536, reopenSegmentBytes: 1 << 30, reopenSegments: 10, lookups: 200_000,
-                           iterationBatches: 2048, iterationPasses: 4, lz4Batches: 1024, lz4Seconds: 3)
+                           iterationBatches: 2048, iterationPasses: 4, lz4Batches: 1024, lz4Seconds: 3,
+                           compactionMebibytes: 256, latencyAppends: 2000)
 
     static let quick = Plan(rounds: 3, appendBatches: 2048, committers: 64, appendsPerCommitter: 32,
                             logBatches: 8192, reopenSegmentBytes: 64 << 20, reopenSegments: 10, lookups: 50_000,
-                            iterationBatches: 512, iterationPasses: 2, lz4Batches: 256, lz4Seconds: 1)
+                            iterationBatches: 512, iterationPasses: 2, lz4Batches: 256, lz4Seconds: 1,
+                            compactionMebibytes: 64, latencyAppends: 500)
 
     /// Bytes in the read/lookup/recovery partition.
     var logBytes: Int { logBatches * Plan.batchBytes }

@@ -5,11 +5,11 @@ import StrataStorage
 /// Measures each storage target against a baseline in the same process, alternating the two
 /// round by round, and prints a Markdown table of medians and ratios on standard output.
 ///
-/// Usage: `StorageRatios [--quick] [--directory PARENT] [--only records,lz4,append,commit,partition,reopen]`.
+/// Usage: `StorageRatios [--quick] [--directory PARENT] [--only records,lz4,append,commit,partition,reopen,cleaner]`.
 /// Data files live in a fresh directory under PARENT (default `$TMPDIR` or `/tmp`), removed at the end.
 @main
 struct StorageRatios {
-    static let sections = ["records", "lz4", "append", "commit", "partition", "reopen"]
+    static let sections = ["records", "lz4", "append", "commit", "partition", "reopen", "cleaner"]
 
     static func main() async {
         do {
@@ -56,6 +56,11 @@ struct StorageRatios {
         if selected.contains("commit") { try await writes.groupCommit() }
         if selected.contains("partition") { try partitions.partition() }
         if selected.contains("reopen") { try partitions.reopen() }
+        if selected.contains("cleaner") {
+            let cleaner = CleanerSections(plan: plan, scratch: scratch, executor: executor, report: report)
+            try cleaner.compaction()
+            try await cleaner.producerLatency()
+        }
         report.note("Every figure is the median of \(plan.rounds) rounds (after a warm-up round) unless stated; "
             + "baseline and Strata rounds alternate in one process. Ratio = Strata throughput ÷ baseline "
             + "throughput (for times: as labelled). Sink \(Sink.value % 1000).")
