@@ -17,6 +17,9 @@ private let allPaths: [(name: String, function: CRCFunction)] = {
         paths.append(("strata_crc32c_hw_single", strata_crc32c_hw_single))
         paths.append(("strata_crc32c_hw_interleaved", strata_crc32c_hw_interleaved))
     }
+    if strata_crc32c_fold_available() != 0 {
+        paths.append(("strata_crc32c_fold", strata_crc32c_fold))
+    }
     return paths
 }()
 
@@ -103,7 +106,8 @@ private let checkValue: UInt32 = 0xE306_9283
             }
         }
         // The Swift wrappers chain the same way.
-        let a = Array(checkInput[..<4]), b = Array(checkInput[4...])
+        let a = Array(checkInput[..<4])
+        let b = Array(checkInput[4...])
         #expect(CRC32C.checksum(b, initial: CRC32C.checksum(a)) == checkValue)
     }
 
@@ -113,7 +117,7 @@ private let checkValue: UInt32 = 0xE306_9283
         var rng = SplitMix64(seed: 0x5EED_B10C)
         let data = rng.bytes(3 * 8192 * 2 + 64)
         var lengths: Set<Int> = []
-        for anchor in [0, 8, 16, 3 * 256, 2 * 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192] {
+        for anchor in [0, 8, 16, 128, 256, 512, 640, 3 * 256, 2 * 3 * 256, 3 * 8192, 3 * 8192 + 3 * 256, 2 * 3 * 8192] {
             for delta in -9...9 where anchor + delta >= 0 { lengths.insert(anchor + delta) }
         }
         for length in lengths.sorted() {

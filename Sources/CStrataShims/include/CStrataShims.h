@@ -7,7 +7,8 @@
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) with zlib-style chaining:
 /// start with crc = 0, pass the previous result to continue over more bytes.
-/// Uses SSE4.2 with three interleaved streams when the CPU has it, else the portable table.
+/// Uses carry-less multiplication folding on long buffers where the CPU has AVX2 + VPCLMULQDQ, SSE4.2
+/// with three interleaved streams otherwise, else the portable table.
 uint32_t strata_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /// Portable slicing-by-8 implementation (same contract as strata_crc32c).
@@ -18,6 +19,14 @@ uint32_t strata_crc32c_hw_single(uint32_t crc, const void *buf, size_t len);
 
 /// SSE4.2, three interleaved streams (same contract). Must only be called when available.
 uint32_t strata_crc32c_hw_interleaved(uint32_t crc, const void *buf, size_t len);
+
+/// Carry-less multiplication folding (AVX2 + VPCLMULQDQ) for buffers of 512 bytes and more, the
+/// interleaved crc32 path below that (same contract). Must only be called when
+/// strata_crc32c_fold_available().
+uint32_t strata_crc32c_fold(uint32_t crc, const void *buf, size_t len);
+
+/// 1 when the CPU and OS support the folding path (SSE4.2, PCLMULQDQ, AVX2, VPCLMULQDQ, YMM state).
+int strata_crc32c_fold_available(void);
 
 /// 1 when the CPU supports the SSE4.2 crc32 instruction.
 int strata_crc32c_hw_available(void);
