@@ -38,9 +38,15 @@ public protocol FileSystem: Sendable {
     func fileExists(_ path: String) -> Bool
     /// fsync of a directory, making renames and creations in it durable.
     func syncDirectory(_ path: String) throws(StorageError)
+    /// Starts (or, with `wait`, completes) writeback of a byte range to the device without a journal
+    /// commit, so a later fsync has little left to do. A hint: it makes nothing durable.
+    func writeback(_ fd: Int32, offset: Int64, length: Int64, wait: Bool, path: String) throws(StorageError)
 }
 
 extension FileSystem {
+    /// Default: no writeback hint.
+    public func writeback(_ fd: Int32, offset: Int64, length: Int64, wait: Bool, path: String) throws(StorageError) {}
+
     /// Writes one buffer at `offset`, completely.
     func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(StorageError) {
         let written = try write(fd, bytes, UnsafeRawBufferPointer(start: nil, count: 0), at: offset, path: path)
@@ -174,6 +180,13 @@ public struct PosixFileSystem: FileSystem {
         // Not every file system supports fallocate; reservation is an optimisation only.
         if code != 0 && code != EOPNOTSUPP && code != ENOSYS {
             throw .io(operation: "fallocate", path: path, errno: code)
+        }
+    }
+
+    public func writeback(_ fd: Int32, offset: Int64, length: Int64, wait: Bool, path: String) throws(StorageError) {
+        let code = strata_writeback(fd, off_t(offset), off_t(length), wait ? 1 : 0)
+        if code != 0 && code != ENOSYS && code != EOPNOTSUPP && code != ESPIPE {
+            throw .io(operation: "sync_file_range", path: path, errno: code)
         }
     }
 

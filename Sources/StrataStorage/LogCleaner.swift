@@ -1,3 +1,4 @@
+import CStrataShims
 import Foundation
 import Logging
 import Synchronization
@@ -99,8 +100,16 @@ public final class LogCleaner: @unchecked Sendable {
         if thread != nil { stopped.wait() }
     }
 
+    /// Lowers the calling thread's CPU priority (nice +10), as the cleaner thread does so that
+    /// request handling wins the CPU on a busy machine. Returns false if the system refused.
+    @discardableResult
+    public static func lowerCurrentThreadPriority() -> Bool { strata_lower_thread_priority(10) == 0 }
+
     private func run() {
         defer { stopped.signal() }
+        if !Self.lowerCurrentThreadPriority() {
+            logger.warning("could not lower the cleaner thread's priority; it competes with request handling")
+        }
         while true {
             condition.lock()
             let deadline = Date().addingTimeInterval(Double(config.retentionCheckIntervalMilliseconds) / 1000)

@@ -327,6 +327,14 @@ final class LogSegment: @unchecked Sendable {
     /// fdatasync of the log file.
     func syncLog() throws(StorageError) { try fileSystem.sync(fd, path: logPath) }
 
+    /// Starts writeback of `range` of the log file, or waits for it to finish (see
+    /// `FileSystem.writeback`).
+    func writeback(_ range: Range<Int>, wait: Bool) throws(StorageError) {
+        guard !range.isEmpty else { return }
+        try fileSystem.writeback(
+            fd, offset: Int64(range.lowerBound), length: Int64(range.count), wait: wait, path: logPath)
+    }
+
     /// Writes the index pages to disk (at close, so a clean reopen can trust them).
     func flushIndexes() throws(StorageError) {
         try offsetIndex.file.flush()

@@ -181,6 +181,9 @@ extension PartitionLog {
     }
 
     /// Recopies one group into `.cleaning/<base>.log` (with indexes), then swaps it in.
+    /// Bytes of compacted output between writeback windows.
+    static let cleanerWritebackBytes = 1 << 20
+
     private func cleanGroup(
         _ group: [SegmentView], map: OffsetMap, now: Int64, config: LogConfig,
         result: inout CompactionResult,
@@ -194,6 +197,18 @@ extension PartitionLog {
         let output = try LogSegment.create(
             directory: cleaningDirectory, baseOffset: base, config: cleaningConfig,
             fileSystem: fileSystem, nowMilliseconds: now)
+        // The output is written back in windows as it grows (start one, finish the one before), so
+        // the final fdatasync — and any producer's fsync that the journal ties to it — finds little
+        // dirty data left.
+        var writtenBack = 0
+        var pendingWriteback = 0..<0
+        func writeBackIfDue() throws(StorageError) {
+            guard output.size - writtenBack >= Self.cleanerWritebackBytes else { return }
+            try output.writeback(pendingWriteback, wait: true)
+            pendingWriteback = writtenBack..<output.size
+            try output.writeback(pendingWriteback, wait: false)
+            writtenBack = output.size
+        }
         for view in group {
             result.segmentsIn += 1
             result.bytesIn += view.size
@@ -218,6 +233,7 @@ extension PartitionLog {
                         let originalHeader = header
                         try output.append(batch: original, header: originalHeader, config: cleaningConfig)
                     }
+                    try writeBackIfDue()
                 }
                 position += header.sizeInBytes
             }

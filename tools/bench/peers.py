@@ -166,11 +166,11 @@ class Bench:
 
     # ---------------------------------------------------------------- servers
 
-    def start_strata(self):
+    def start_strata(self, extra=()):
         port = self.free_port()
         data = self.fresh_dir("strata-data")
         argv = [self.args.strata, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-                "--metrics", "off"]
+                "--metrics", "off"] + list(extra)
         proc = self.start_server("strata", argv, "strata listening on", port)
         return proc, f"127.0.0.1:{port}"
 
@@ -371,6 +371,53 @@ class Bench:
                 finally:
                     self.stop_server(proc)
             self.attempt(f"strata.e2e.{name}", one)
+
+    def cleaning_latency(self):
+        """Produce→ack and produce→consume p99 of acks=all at the latency rate while a background producer
+        writes 1 KiB records under one key to a second topic, compacted (the cleaner works all the time:
+        4 MiB segments, dirty ratio 0.01, checked every 100 ms) or not (cleanup.policy=delete, same load);
+        the two modes alternate, a fresh server each run."""
+        a = self.args
+        if not a.cleaning_rounds:
+            return
+        print(f"latency while cleaning (time left {self.time_left():.0f} s)", flush=True)
+        for rnd in range(a.cleaning_rounds):
+            for policy in (("delete", "compact") if rnd % 2 == 0 else ("compact", "delete")):
+                key = f"strata.cleaning.{policy}"
+
+                def one(policy=policy, key=key):
+                    proc, broker = self.start_strata(["--set", "log.retention.check.interval.ms=100"])
+                    bg = None
+                    try:
+                        created = subprocess.run(
+                            [os.path.join(a.tools, "create_topic"), broker, "bg", "1", f"cleanup.policy={policy}",
+                             "segment.bytes=4194304", "min.cleanable.dirty.ratio=0.01", "delete.retention.ms=0",
+                             "file.delete.delay.ms=0"], capture_output=True, text=True, timeout=60)
+                        if created.returncode != 0:
+                            raise RuntimeError(f"create_topic: {created.stderr.strip()}")
+                        count = int(a.cleaning_bg_rate * (a.latency_seconds + 6))
+                        bg = subprocess.Popen(
+                            [a.rdkp, "-P", "-t", "bg", "-p", "0", "-b", broker, "-s", "1024", "-c", str(count),
+                             "-r", str(a.cleaning_bg_rate), "-k", "same-key", "-a", "1",
+                             "-X", "enable.idempotence=false", "-X", "linger.ms=5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                        self.procs.append(("rdkafka_performance bg", bg))
+                        time.sleep(1.0)  # the background load and (compact) the cleaner are running
+                        log_name = os.path.join(self.log_dir, f"strata-{self.counter}.log")
+                        before = open(log_name).read().count("compacted") if os.path.exists(log_name) else 0
+                        self.e2e(key, broker, proc, -1, 100)
+                        after = open(log_name).read().count("compacted") if os.path.exists(log_name) else 0
+                        self.results[key][-1]["compactions"] = after - before
+                        if policy == "compact" and after - before == 0:
+                            raise RuntimeError("the cleaner compacted nothing during the run")
+                    finally:
+                        if bg is not None:
+                            if bg.poll() is None:
+                                os.killpg(bg.pid, signal.SIGKILL)
+                            bg.wait()
+                            self.procs = [(n, p) for n, p in self.procs if p is not bg]
+                        self.stop_server(proc)
+                self.attempt(key, one)
 
     def profile(self, broker, proc):
         """perf record -g of the server during three extra runs; the top symbols by self time are kept."""
@@ -586,6 +633,15 @@ def report(b, load_start, load_end, started_at, elapsed):
     if pack is not None and fs is not None:
         L.append(f"| (info) | produce→ack p99 at {a.latency_rate} msg/s, acks=all, vs 3× fdatasync p99 | "
                  f"{pack:.3f} ms vs {3 * fs:.3f} ms | {'PASS' if pack < 3 * fs else 'MISS'} |")
+    alone, busy = b.med("strata.cleaning.delete", "ack_p99_ms"), b.med("strata.cleaning.compact", "ack_p99_ms")
+    if alone is not None and busy is not None:
+        L.append(f"| #8 | produce→ack p99 (acks=all, {a.latency_rate} msg/s) while the cleaner compacts a "
+                 f"{a.cleaning_bg_rate} msg/s × 1 KiB topic ≤ 2× the same load uncompacted | "
+                 f"{busy:.3f} / {alone:.3f} ms = {busy / alone:.2f}× | {'PASS' if busy <= 2 * alone else 'MISS'} |")
+        ea, eb = b.med("strata.cleaning.delete", "p99_ms"), b.med("strata.cleaning.compact", "p99_ms")
+        L.append(f"| (info) | same, produce→consume p99 | {eb:.3f} / {ea:.3f} ms = {eb / ea:.2f}× | — |")
+    else:
+        L.append("| #8 | producer p99 during cleaning ≤ 2× without | not measured | MISS |")
     L.append("| #9 | StrataClient within 80 % of librdkafka | not in this harness (no `strata perf` yet) | — |")
     L.append("")
     L.append("Method: rdkafka_performance (librdkafka "
@@ -663,6 +719,10 @@ def main():
     p.add_argument("--latency-rounds", type=int, default=2)
     p.add_argument("--latency-low-rate", type=int, default=1000,
                    help="one more acks=all latency run at this rate (0: none)")
+    p.add_argument("--cleaning-rounds", type=int, default=2,
+                   help="rounds of acks=all latency with the cleaner busy vs not (0: skip)")
+    p.add_argument("--cleaning-bg-rate", type=int, default=10000,
+                   help="msg/s of 1 KiB records the background producer writes during those runs")
     p.add_argument("--perf", action="store_true", help="profile the server with perf during 100 B produce")
     p.add_argument("--rdkp-extra", default="-X linger.ms=5", help="extra rdkafka_performance producer arguments")
     p.add_argument("--rdkp-consume-extra", default="", help="extra rdkafka_performance consumer arguments")
@@ -693,6 +753,10 @@ def main():
             b.latency()
         except Deadline as e:
             b.notes.append(f"latency not measured: {e}")
+        try:
+            b.cleaning_latency()
+        except Deadline as e:
+            b.notes.append(f"latency while cleaning not measured: {e}")
     except KeyboardInterrupt:
         print("interrupted: stopping servers, removing data", file=sys.stderr)
         b.close()

@@ -37,4 +37,11 @@ int strata_fallocate(int fd, int mode, off_t offset, off_t len);
 /// FALLOC_FL_KEEP_SIZE, exported so Swift needs no _GNU_SOURCE.
 int strata_falloc_keep_size(void);
 
+/// Starts (wait = 0) or completes (wait = 1) writeback of a file range without a journal commit
+/// (sync_file_range on Linux; a no-op elsewhere). Returns 0 or errno. A hint, not durability.
+int strata_writeback(int fd, off_t offset, off_t len, int wait);
+
+/// Adds `nice_increment` to the calling thread's nice value (Linux: per thread). Returns 0 or errno.
+int strata_lower_thread_priority(int nice_increment);
+
 #endif
