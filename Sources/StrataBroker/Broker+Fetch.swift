@@ -8,40 +8,52 @@ extension Broker {
     /// non-empty partition one whole batch may exceed the limits, afterwards each partition gets
     /// min(partition max, bytes left)). Long-polls until `min_bytes` are available or `max_wait_ms`
     /// passes; appends wake it.
-    func fetch(_ request: FetchRequest, eventLoop: EventLoop) async -> FetchResponse {
+    ///
+    /// Returns the response and the slices sent from their segment files (zero-copy), in encoding
+    /// order: partitions with at least ``zeroCopyBytesMin`` bytes carry `externalRecordsLength`
+    /// instead of `records`; smaller ones are copied into the response.
+    func fetch(_ request: FetchRequest, eventLoop: EventLoop) async -> (FetchResponse, [LogSlice]) {
         if request.sessionId != 0 {
             var response = FetchResponse()
             response.errorCode = .fetchSessionIdNotFound
             response.sessionId = 0
-            return response
+            return (response, [])
         }
-        var (response, bytes) = readFetch(request)
+        var read = readFetch(request)
         let minBytes = max(1, Int(request.minBytes))
         let waitMilliseconds = Int64(min(max(0, request.maxWaitMs), config.fetchWaitMillisecondsMax))
-        if bytes >= minBytes || waitMilliseconds == 0 || hasError(response) { return response }
+        if read.bytes >= minBytes || waitMilliseconds == 0 || hasError(read.response) {
+            return (read.response, read.slices)
+        }
         let partitions = request.topics.flatMap { topic in
             topic.partitions.map { TopicPartition(topic.name, $0.partition) }
         }
-        guard let waiter = waiters.register(partitions) else { return response }
+        guard let waiter = waiters.register(partitions) else { return (read.response, read.slices) }
         defer { waiters.unregister(waiter) }
         let deadline = NIODeadline.now() + .milliseconds(waitMilliseconds)
         // Re-read after registering: an append between the first read and the registration is seen.
-        (response, bytes) = readFetch(request)
-        while bytes < minBytes && !hasError(response) {
+        read = readFetch(request)
+        while read.bytes < minBytes && !hasError(read.response) {
             let remaining = (deadline - .now()).nanoseconds / 1_000_000
             if remaining <= 0 { break }
             await waiter.wait(milliseconds: remaining, eventLoop: eventLoop)
-            (response, bytes) = readFetch(request)
+            read = readFetch(request)
         }
-        return response
+        return (read.response, read.slices)
     }
+
+    /// Partitions with at least this many record bytes are sent from the segment file (sendfile);
+    /// below it, a copy costs less than the descriptor duplication and the extra write.
+    static let zeroCopyBytesMin = 16 * 1024
 
     private func hasError(_ response: FetchResponse) -> Bool {
         response.responses.contains { $0.partitions.contains { $0.errorCode != .noError } }
     }
 
-    /// One pass over the requested partitions; returns the response and the record bytes in it.
-    func readFetch(_ request: FetchRequest) -> (FetchResponse, Int) {
+    /// One pass over the requested partitions: the response, the record bytes in it, and the slices
+    /// left for zero-copy sending (see ``fetch(_:eventLoop:)``).
+    func readFetch(_ request: FetchRequest) -> (response: FetchResponse, bytes: Int, slices: [LogSlice]) {
+        var slices: [LogSlice] = []
         var budget = request.maxBytes > 0 ? Int(request.maxBytes) : Int(Int32.max)
         var total = 0
         var topics: [TopicPartitions<FetchResponse.PartitionData>] = []
@@ -66,9 +78,15 @@ extension Broker {
                     data.lastStableOffset = info.highWatermark
                     data.logStartOffset = info.logStartOffset
                     if let slice = info.slice {
-                        var records = ByteBufferAllocator().buffer(capacity: slice.length)
-                        slice.copyBytes(into: &records)
-                        data.records = records
+                        if slice.length >= Self.zeroCopyBytesMin {
+                            data.records = nil
+                            data.externalRecordsLength = slice.length
+                            slices.append(slice)
+                        } else {
+                            var records = ByteBufferAllocator().buffer(capacity: slice.length)
+                            slice.copyBytes(into: &records)
+                            data.records = records
+                        }
                         total += slice.length
                         budget = max(0, budget - slice.length)
                     }
@@ -89,6 +107,6 @@ extension Broker {
         var response = FetchResponse()
         response.sessionId = 0
         response.responses = topics
-        return (response, total)
+        return (response, total, slices)
     }
 }

@@ -94,15 +94,15 @@ public final class Broker: Sendable {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
         if let api = header.api { metrics.request(api) }
-        return try await respond(header, request, eventLoop: eventLoop)
+        return try await respond(header, request, eventLoop: eventLoop)?.flattened()
     }
 
     /// A request's answer as the connection sees it: nothing (acks=0), ready now, or still waiting
     /// for durability (acks=all) — in which case the connection may go on with its next request.
     public enum Answer: Sendable {
         case none
-        case ready(ByteBuffer)
-        case pending(Task<ByteBuffer?, Never>)
+        case ready(ResponseFrame)
+        case pending(Task<ResponseFrame?, Never>)
     }
 
     /// Like `handle`, but an acks=all Produce is answered with `.pending` as soon as its batches are
@@ -124,7 +124,7 @@ public final class Broker: Sendable {
                     countErrors(.produce, response.responses.flatMap { $0.partitions.map(\.errorCode) })
                     var out = ByteBufferAllocator().buffer(capacity: 256)
                     response.encodeFrame(into: &out, version: header.apiVersion, correlationId: header.correlationId)
-                    return out
+                    return ResponseFrame(buffer: out)
                 })
         }
         return try await respond(header, request, eventLoop: eventLoop).map { .ready($0) } ?? .none
@@ -133,13 +133,13 @@ public final class Broker: Sendable {
     private func respond(
         _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop
     )
-        async throws(ProtocolError) -> ByteBuffer?
+        async throws(ProtocolError) -> ResponseFrame?
     {
         let version = header.apiVersion
         var out = ByteBufferAllocator().buffer(capacity: 256)
-        func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
+        func answer<R: KafkaResponse>(_ response: R) -> ResponseFrame {
             response.encodeFrame(into: &out, version: version, correlationId: header.correlationId)
-            return out
+            return ResponseFrame(buffer: out)
         }
         switch request {
         case .apiVersions:
@@ -148,7 +148,7 @@ public final class Broker: Sendable {
             versions.unsupportedApiVersionsResponse.encodeFrame(
                 into: &out, version: 0,
                 correlationId: header.correlationId)
-            return out
+            return ResponseFrame(buffer: out)
         case .metadata(let request):
             return answer(metadata(request, version: version))
         case .produce(let request):
@@ -160,10 +160,17 @@ public final class Broker: Sendable {
             return answer(response)
         case .fetch(let request):
             let start = ContinuousClock.now
-            let response = await fetch(request, eventLoop: eventLoop)
+            let (response, slices) = await fetch(request, eventLoop: eventLoop)
             metrics.fetchLatency.record(duration: ContinuousClock.now - start)
             countErrors(.fetch, [response.errorCode] + response.responses.flatMap { $0.partitions.map(\.errorCode) })
-            return answer(response)
+            guard !slices.isEmpty else { return answer(response) }
+            let (buffer, externals) = response.encodeFrameWithExternals(
+                version: version, correlationId: header.correlationId)
+            assert(externals.map(\.length) == slices.map(\.length), "one external range per file slice")
+            metrics.sendfileBytes.increment(by: slices.reduce(0) { $0 + $1.length })
+            return ResponseFrame(
+                buffer: buffer,
+                files: zip(externals, slices).map { ResponseFrame.FilePart(position: $0.position, slice: $1) })
         case .listOffsets(let request):
             return answer(listOffsets(request))
         case .initProducerId(let request):
@@ -184,7 +191,7 @@ public final class Broker: Sendable {
             return answer(incrementalAlterConfigs(request))
         case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
             .describeGroups, .listGroups, .deleteGroups:
-            return await handleGroupRequest(request, header: header)
+            return ResponseFrame(buffer: await handleGroupRequest(request, header: header))
         }
     }
 }

@@ -10,6 +10,7 @@ import Synchronization
 /// | `strata_requests_total` | counter | `api` |
 /// | `strata_request_errors_total` | counter | `api`, `error` (Kafka error code) |
 /// | `strata_bytes_in_total`, `strata_bytes_out_total` | counter | — |
+/// | `strata_fetch_sendfile_bytes_total` | counter | — (record bytes sent from segment files, zero-copy) |
 /// | `strata_produce_latency_seconds`, `strata_fetch_latency_seconds` | timer (histogram) | — |
 /// | `strata_connections` | gauge | — |
 /// | `strata_log_end_offset` | gauge | `topic`, `partition` (set by the owner, see `recordLogEndOffsets`) |
@@ -25,6 +26,7 @@ public final class BrokerMetrics: Sendable {
     private let requests: [Int16: Counter]
     let bytesIn = Counter(label: "strata_bytes_in_total")
     let bytesOut = Counter(label: "strata_bytes_out_total")
+    let sendfileBytes = Counter(label: "strata_fetch_sendfile_bytes_total")
     let produceLatency = Metrics.Timer(label: "strata_produce_latency_seconds")
     let fetchLatency = Metrics.Timer(label: "strata_fetch_latency_seconds")
     private let connectionsGauge = Gauge(label: "strata_connections")

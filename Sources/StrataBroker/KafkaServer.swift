@@ -5,6 +5,10 @@ import ServiceLifecycle
 import StrataProtocol
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The TCP listener: accepts connections, splits each byte stream into frames, and hands frames to
 /// the `Broker` one at a time per connection, so responses go out strictly in request order (and a
 /// Produce with acks=0 gets none). Connections are independent tasks: a parked Fetch on one never
@@ -48,7 +52,8 @@ public final class KafkaServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(FileRegionCloser())
+                    return try NIOAsyncChannel<ByteBuffer, IOData>(wrappingChannelSynchronously: channel)
                 }
             }
         let port = server.channel.localAddress?.port ?? broker.config.listenPort
@@ -76,7 +81,7 @@ public final class KafkaServer: Service, Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, IOData>) async {
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
         let peer = channel.remoteAddress?.description ?? "unknown peer"
@@ -97,15 +102,15 @@ public final class KafkaServer: Service, Sendable {
                     let broker = self.broker
                     group.addTask {
                         for await answer in answers {
-                            let response: ByteBuffer?
+                            let response: ResponseFrame?
                             switch answer {
                             case .none: response = nil
-                            case .ready(let buffer): response = buffer
+                            case .ready(let frame): response = frame
                             case .pending(let task): response = await task.value
                             }
                             if let response {
-                                broker.metrics.bytesOut.increment(by: Int64(response.readableBytes))
-                                try await outbound.write(response)
+                                broker.metrics.bytesOut.increment(by: Int64(response.byteCount))
+                                try await Self.write(response, to: outbound)
                             }
                             await window.release()
                         }
@@ -134,6 +139,62 @@ public final class KafkaServer: Service, Sendable {
         } catch {
             logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
+    }
+}
+
+extension KafkaServer {
+    /// Writes a response: its bytes, and its file parts as `FileRegion`s (sendfile) on duplicated
+    /// descriptors that `FileRegionCloser` closes once each write completes. A region that never
+    /// reaches the channel (the write failed first) is closed here.
+    static func write(_ response: ResponseFrame, to outbound: NIOAsyncChannelOutboundWriter<IOData>) async throws {
+        guard !response.files.isEmpty else {
+            try await outbound.write(.byteBuffer(response.buffer))
+            return
+        }
+        var parts: [IOData] = []
+        var handles: [NIOFileHandle] = []
+        var cursor = response.buffer.readerIndex
+        do {
+            for part in response.files {
+                parts.append(.byteBuffer(response.buffer.getSlice(at: cursor, length: part.position - cursor)!))
+                let descriptor = dup(part.slice.fileDescriptor)
+                guard descriptor >= 0 else {
+                    throw IOError(errnoCode: errno, reason: "dup of \(part.slice.filePath) for sendfile")
+                }
+                let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+                handles.append(handle)
+                parts.append(
+                    .fileRegion(
+                        FileRegion(
+                            fileHandle: handle, readerIndex: part.slice.filePosition,
+                            endIndex: part.slice.filePosition + part.slice.length)))
+                cursor = part.position
+            }
+            let tail = response.buffer.writerIndex - cursor
+            if tail > 0 { parts.append(.byteBuffer(response.buffer.getSlice(at: cursor, length: tail)!)) }
+            try await outbound.write(contentsOf: parts)
+        } catch {
+            // Regions already in the channel are closed by FileRegionCloser (a second close only throws).
+            for handle in handles { try? handle.close() }
+            throw error
+        }
+    }
+}
+
+/// Closes each `FileRegion`'s handle once its write completed or failed (including when the
+/// connection closes with the write still queued). Lives in one channel pipeline; event-loop only.
+final class FileRegionCloser: ChannelOutboundHandler {
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .fileRegion(let region) = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        let done = promise ?? context.eventLoop.makePromise()
+        done.futureResult.whenComplete { _ in try? region.fileHandle.close() }
+        context.write(data, promise: done)
     }
 }
 

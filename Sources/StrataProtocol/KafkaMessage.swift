@@ -92,3 +92,30 @@ extension KafkaResponse {
         }
     }
 }
+
+extension KafkaResponse {
+    /// Encodes a whole response frame in which some `bytes`/`records` fields are external (see
+    /// ``ProtocolCoder/externalBytes(length:_:)``): returns the frame without them and where each goes.
+    /// The size prefix counts the external bytes, so sending `buffer` with each external range inserted
+    /// at its position gives exactly the frame ``encodeFrame(into:version:correlationId:)`` would.
+    public func encodeFrameWithExternals(
+        version: Int16, correlationId: Int32
+    ) -> (
+        buffer: ByteBuffer, externals: [ExternalBytes]
+    ) {
+        let key = Self.apiKey
+        precondition(key.codecVersions.contains(version), "\(key.name) v\(version) is not supported by the codec")
+        var writer = ProtocolWriter(version: version, isFlexible: key.isFlexible(version))
+        writer.buffer.writeInteger(Int32(0))
+        ResponseHeader(correlationId: correlationId).encode(
+            into: &writer.buffer, version: key.responseHeaderVersion(version))
+        var fields = self
+        fields.code(&writer)
+        writer.taggedFields()
+        let external = writer.externals.reduce(0) { $0 + $1.length }
+        let size = writer.buffer.writerIndex - KafkaFrame.sizePrefixBytes + external
+        precondition(size <= Int(Int32.max), "frame of \(size) bytes cannot be size-prefixed")
+        writer.buffer.setInteger(Int32(size), at: 0)
+        return (writer.buffer, writer.externals)
+    }
+}

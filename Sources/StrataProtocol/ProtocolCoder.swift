@@ -39,6 +39,11 @@ public protocol ProtocolCoder {
     mutating func nullableArray<Element: ProtocolValue>(
         _ value: inout [Element]?, _ field: StaticString
     ) throws(Failure)
+    /// A `bytes`/`records` field whose `length` bytes are not in the message: the writer writes the
+    /// length prefix and records where the bytes belong (``ProtocolWriter/externals``), so they can be
+    /// sent from elsewhere — the broker's zero-copy fetch sends them from the segment file. The reader
+    /// reads (and drops) an ordinary field; messages only call this when encoding.
+    mutating func externalBytes(length: Int, _ field: StaticString) throws(Failure)
     /// The tagged-field section closing a struct in flexible versions; nothing in classic versions.
     /// The reader skips every tag (none are modelled); the writer writes an empty section.
     mutating func taggedFields() throws(Failure)

@@ -108,6 +108,10 @@ public struct ProtocolReader: ProtocolCoder {
         value = try bytesBody(field)
     }
 
+    public mutating func externalBytes(length: Int, _ field: StaticString) throws(ProtocolError) {
+        _ = try bytesBody(field)
+    }
+
     private mutating func bytesBody(_ field: StaticString) throws(ProtocolError) -> ByteBuffer? {
         let start = buffer.readerIndex
         guard let length = try length(field, classic: Int32.self) else { return nil }

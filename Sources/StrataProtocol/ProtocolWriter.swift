@@ -14,6 +14,9 @@ public struct ProtocolWriter: ProtocolCoder {
     public let version: Int16
     public let isFlexible: Bool
     public var isDecoding: Bool { false }
+    /// Bytes left out of ``buffer`` by ``externalBytes(length:_:)``, in order: each belongs at
+    /// `position` (a writer index of ``buffer``) and is `length` bytes long.
+    public private(set) var externals: [ExternalBytes] = []
 
     /// Creates a writer appending to `buffer`.
     public init(buffer: ByteBuffer = ByteBuffer(), version: Int16, isFlexible: Bool) {
@@ -48,6 +51,11 @@ public struct ProtocolWriter: ProtocolCoder {
     public mutating func nullableBytes(_ value: inout ByteBuffer?, _ field: StaticString) {
         guard var bytes = value else { return writeLength(nil, classic: Int32.self) }
         self.bytes(&bytes, field)
+    }
+
+    public mutating func externalBytes(length: Int, _ field: StaticString) {
+        writeLength(length, classic: Int32.self)
+        externals.append(ExternalBytes(position: buffer.writerIndex, length: length))
     }
 
     public mutating func array<Element: ProtocolValue>(_ value: inout [Element], _ field: StaticString) {
@@ -88,5 +96,17 @@ public struct ProtocolWriter: ProtocolCoder {
         } else {
             buffer.writeInteger(length.map { Classic($0) } ?? -1)
         }
+    }
+}
+
+/// Bytes of a message that the encoder left out, to be sent after `position` of the encoded buffer.
+public struct ExternalBytes: Sendable, Equatable {
+    /// Writer index in the encoded buffer after which the bytes go.
+    public var position: Int
+    public var length: Int
+
+    public init(position: Int, length: Int) {
+        self.position = position
+        self.length = length
     }
 }

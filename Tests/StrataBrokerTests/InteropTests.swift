@@ -49,6 +49,9 @@ import Testing
                 "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(metricsPort)/metrics').read().decode())"])
             #expect(metrics.stdout.contains("strata_requests_total{api=\"Produce\"}"), "\(metrics.stdout.prefix(500))")
             #expect(metrics.stdout.contains("strata_produce_latency_seconds"))
+            // Large fetches went out with sendfile from the segment files.
+            let sendfile = metrics.stdout.split(separator: "\n").first { $0.hasPrefix("strata_fetch_sendfile_bytes_total ") }
+            #expect((sendfile.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) > 100_000, "\(sendfile ?? "none")")
             let metadata = try runCommand(kcat, ["-L", "-b", server.bootstrap, "-J"])
             #expect(metadata.stdout.contains("\"topic\":\"plain\"") && metadata.stdout.contains("\"topic\":\"compressed\""))
             // Offsets by time and from the end.

@@ -129,6 +129,10 @@ public struct FetchResponse: KafkaResponse {
         /// v11+.
         public var preferredReadReplica: Int32 = -1
         public var records: ByteBuffer?
+        /// When set, encoding writes only the length prefix of `records` (this many bytes) and leaves
+        /// the bytes to be sent from elsewhere (``KafkaResponse/encodeFrameWithExternals``); `records` is
+        /// then ignored. Never set by decoding.
+        public var externalRecordsLength: Int?
 
         public init() {}
 
@@ -156,7 +160,11 @@ public struct FetchResponse: KafkaResponse {
             if coder.version >= 5 { try coder.int64(&logStartOffset, "log_start_offset") }
             if coder.version >= 4 { try coder.nullableArray(&abortedTransactions, "aborted_transactions") }
             if coder.version >= 11 { try coder.int32(&preferredReadReplica, "preferred_read_replica") }
-            try coder.nullableBytes(&records, "records")
+            if let externalRecordsLength, !coder.isDecoding {
+                try coder.externalBytes(length: externalRecordsLength, "records")
+            } else {
+                try coder.nullableBytes(&records, "records")
+            }
         }
     }
 
