@@ -1,19 +1,36 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A whole file mapped read-only, so a 1 GiB segment streams through the page cache in constant
 /// memory: the reader asks for ranges as it goes and calls `release(below:)` to drop pages it has
-/// finished with. Owns the descriptor and the mapping (both released in `deinit`); used by one
-/// thread. A file that another process truncates while it is mapped can still fault (SIGBUS): dump
-/// files that are not being written, or copies.
-final class MappedInput {
+/// finished with. Owns the descriptor and the mapping (both released in `deinit`). A file that
+/// another process truncates while it is mapped can still fault (SIGBUS): dump files that are not
+/// being written, or copies.
+///
+/// Threads: one reader thread calls every method; a populate thread (for files of at least
+/// `backgroundPopulateBytesMin`) fills page-table entries ahead of it, so the page-mapping work runs
+/// on the other core while the reader checks CRCs. They share only `readerPosition` and `stopping`
+/// (atomics); `deinit` stops and joins the populate thread before unmapping.
+final class MappedInput: @unchecked Sendable {
     let path: String
     let size: Int
     private let fd: Int32
     private let base: UnsafeRawPointer?
     private var released = 0
     private var populated = 0
+    private let readerPosition = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private var populateThread: Thread?
+    private let populateDone = DispatchSemaphore(value: 0)
+
+    /// Files from this size up are populated by a background thread.
+    static let backgroundPopulateBytesMin = 128 << 20
+    /// How far ahead of the reader the background thread may populate (bounds resident memory).
+    static let backgroundPopulateAheadBytes = 256 << 20
 
     /// Bytes dropped from the mapping at a time as reading moves on.
     static let releaseStepBytes = 64 << 20
@@ -52,7 +69,34 @@ final class MappedInput {
         }
         _ = madvise(pointer, size, MADV_SEQUENTIAL)
         base = UnsafeRawPointer(pointer)
-        populate(ahead: 0)
+        if size >= Self.backgroundPopulateBytesMin {
+            populated = size  // the reader leaves populating to the thread
+            let thread = Thread { [self] in self.populateInBackground() }
+            thread.name = "segment-dump-populate"
+            populateThread = thread
+            thread.start()
+        } else {
+            populate(ahead: 0)
+        }
+    }
+
+    /// The populate thread: windows of `populateStepBytes`, at most `backgroundPopulateAheadBytes`
+    /// ahead of the reader, never behind it.
+    private func populateInBackground() {
+        defer { populateDone.signal() }
+        guard let base else { return }
+        var next = 0
+        while next < size && !stopping.load(ordering: .relaxed) {
+            let reader = readerPosition.load(ordering: .relaxed)
+            next = max(next, reader / 4096 * 4096)
+            if next - reader >= Self.backgroundPopulateAheadBytes {
+                usleep(200)
+                continue
+            }
+            let length = min(Self.populateStepBytes, size - next)
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + next), length, Self.madvisePopulateRead)
+            next += length
+        }
     }
 
     /// Keeps the window after `position` populated.
@@ -64,6 +108,10 @@ final class MappedInput {
     }
 
     deinit {
+        if populateThread != nil {
+            stopping.store(true, ordering: .relaxed)
+            populateDone.wait()
+        }
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
         close(fd)
     }
@@ -82,6 +130,7 @@ final class MappedInput {
     /// Tells the kernel the pages below `position` are no longer needed by this reader, in steps of
     /// `releaseStepBytes`, so resident memory stays bounded however large the file.
     func release(below position: Int) {
+        readerPosition.store(position, ordering: .relaxed)
         populate(ahead: position)
         guard let base, position - released >= Self.releaseStepBytes else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
