@@ -329,38 +329,57 @@ extension PartitionLog {
         }
     }
 
-    /// Swaps the compacted segment in under the writer lock, in the order recovery understands:
-    /// commit (`.swap`), retire the old files (`.deleted`), move the indexes, rename into place.
+    /// Swaps the compacted segment in, in the order recovery understands: commit (`.swap`), retire
+    /// the old files (`.deleted`), move the indexes, rename into place. The two directory fsyncs run
+    /// outside the writer lock, so appends to this partition never wait for them: under the lock the
+    /// group is checked and marked (DeleteRecords leaves segments alone while a swap is pending),
+    /// then committed without it, then swapped in under the lock with renames only.
     private func swapIn(
         group: [SegmentView], cleaned: LogSegment, cleaningDirectory: String, now: Int64,
         crashHook: ((CompactionStep) throws(StorageError) -> Void)?
     ) throws(StorageError) {
         let base = group[0].baseOffset
         let stem = SegmentFileName.stem(base)
-        try writer.withLock { (state) throws(StorageError) in
-            guard let start = state.segments.firstIndex(where: { $0 === group[0].segment }),
+        func groupStart(_ state: Writer) -> Int? {
+            guard !state.isClosed, let start = state.segments.firstIndex(where: { $0 === group[0].segment }),
                 start + group.count < state.segments.count,
                 zip(state.segments[start..<(start + group.count)], group).allSatisfy({ $0.0 === $0.1.segment })
-            else {
-                // Retention or DeleteRecords removed part of the group meanwhile: drop this output.
-                try cleaned.deleteFiles()
-                return
-            }
-            let end = state.segments[start + group.count].baseOffset
-            try fileSystem.rename(cleaned.logPath, to: directory + "/" + SegmentFileName.swapName(base: base, end: end))
+            else { return nil }
+            return start
+        }
+        let end = writer.withLock { (state) -> Int64? in
+            guard let start = groupStart(state) else { return nil }
+            state.compactionSwapPending = true
+            return state.segments[start + group.count].baseOffset
+        }
+        guard let end else {
+            // Retention, DeleteRecords or a close removed part of the group meanwhile: drop this output.
+            try cleaned.deleteFiles()
+            return
+        }
+        let swapPath = directory + "/" + SegmentFileName.swapName(base: base, end: end)
+        do throws(StorageError) {
+            try fileSystem.rename(cleaned.logPath, to: swapPath)
             try fileSystem.syncDirectory(directory)
             try crashHook?(.swapCommitted)
+        } catch {
+            writer.withLock { $0.compactionSwapPending = false }
+            throw error
+        }
+        try writer.withLock { (state) throws(StorageError) in
+            defer { state.compactionSwapPending = false }
+            guard let start = groupStart(state) else {
+                // Only a close can get here (deletions wait while the swap is pending): the committed
+                // `.swap` is completed by recovery when the log is next opened.
+                throw .closed(partition: topicPartition.description)
+            }
             for view in group { try view.segment.markDeleted() }
             try crashHook?(.oldSegmentsDeleted)
             try fileSystem.rename(
                 cleaned.offsetIndex.file.path, to: directory + "/" + stem + SegmentFileName.indexSuffix)
             try fileSystem.rename(
                 cleaned.timeIndex.file.path, to: directory + "/" + stem + SegmentFileName.timeIndexSuffix)
-            try fileSystem.rename(
-                directory + "/" + SegmentFileName.swapName(base: base, end: end),
-                to: directory + "/" + stem + SegmentFileName.logSuffix)
-            try fileSystem.syncDirectory(directory)
-            try crashHook?(.swapRenamed)
+            try fileSystem.rename(swapPath, to: directory + "/" + stem + SegmentFileName.logSuffix)
             let replacement = try LogSegment.open(
                 directory: directory, baseOffset: base, config: state.config,
                 fileSystem: fileSystem, writable: false, nowMilliseconds: now)
@@ -376,5 +395,8 @@ extension PartitionLog {
             }
             publish(state)
         }
+        // The renames become durable before the old files can be removed (file.delete.delay.ms later).
+        try fileSystem.syncDirectory(directory)
+        try crashHook?(.swapRenamed)
     }
 }

@@ -39,7 +39,10 @@ extension PartitionLog {
             }
             state.logStartOffset = max(state.logStartOffset, offset)
             let start = state.logStartOffset
-            _ = try deleteSegments(&state, now: now) { _, _, next in next <= start ? .logStartOffset : nil }
+            // During a compaction swap the segments stay; the next retention pass removes them.
+            if !state.compactionSwapPending {
+                _ = try deleteSegments(&state, now: now) { _, _, next in next <= start ? .logStartOffset : nil }
+            }
             publish(state)
             return state.logStartOffset
         }
@@ -51,10 +54,17 @@ extension PartitionLog {
     @discardableResult
     public func applyRetention(nowMilliseconds now: Int64) throws(StorageError) -> (segments: Int, bytes: Int) {
         try writer.withLock { (state) throws(StorageError) -> (segments: Int, bytes: Int) in
-            guard !state.isClosed, state.config.cleanupPolicy.contains("delete") else { return (0, 0) }
+            guard !state.isClosed else { return (0, 0) }
             let config = state.config
+            let byTimeAndSize = config.cleanupPolicy.contains("delete")
+            let start = state.logStartOffset
             var total = state.segments.reduce(0) { $0 + $1.size }
-            let result = try deleteSegments(&state, now: now) { segment, size, _ in
+            let result = try deleteSegments(&state, now: now) { segment, size, next in
+                if next <= start {  // wholly below the log start offset (DeleteRecords), any policy
+                    total -= size
+                    return .logStartOffset
+                }
+                guard byTimeAndSize else { return nil }
                 if config.retentionMilliseconds >= 0 {
                     let newest = segment.maxTimestamp >= 0 ? segment.maxTimestamp : segment.lastModifiedMilliseconds()
                     if now - newest > config.retentionMilliseconds {

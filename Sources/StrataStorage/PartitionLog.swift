@@ -37,6 +37,9 @@ public final class PartitionLog: Sendable {
         var unflushedMessages: Int64 = 0
         var failure: String?
         var isClosed = false
+        /// A compaction swap is between its commit (`.swap` made durable) and its rename into place:
+        /// DeleteRecords then only moves the log start offset and leaves the segments to retention.
+        var compactionSwapPending = false
         /// Segments renamed `.deleted`, with the time their files may be removed.
         var pendingDeletes: [(segment: LogSegment, removeAtMilliseconds: Int64)] = []
         var active: LogSegment { segments[segments.count - 1] }

@@ -245,4 +245,26 @@ import Testing
         #expect(log.segmentBaseOffsets.count <= sizeBefore)
         try manager.close()
     }
+
+    @Test func deleteRecordsDuringASwapLeavesTheSegmentsToRetention() throws {
+        var random = SeededGenerator(seed: testSeed("compaction delete during swap"))
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let log = try openLog(dir.path, config: compactedConfig(), clock: ManualClock())
+        let written = try writeRandom(log, batches: 200, keys: 25, random: &random)
+        try log.roll()
+        let target = log.segmentBaseOffsets[3]
+        var moved: Int64?
+        _ = try log.compact(nowMilliseconds: 10_000, dedupeBufferBytes: 1 << 20) { step throws(StorageError) in
+            // Between the durable `.swap` and the swap itself, DeleteRecords arrives.
+            if step == .swapCommitted && moved == nil { moved = try log.deleteRecords(before: target) }
+        }
+        #expect(moved == target && log.logStartOffset == target)
+        #expect(log.segmentBaseOffsets.first! < target, "no segment was deleted during the swap")
+        let removed = try log.applyRetention(nowMilliseconds: 10_000)
+        #expect(removed.segments == 3, "retention removes what is wholly below the log start, on a compacted topic")
+        #expect(log.segmentBaseOffsets.first == target)
+        #expect(same(try stored(log), expected(written, keepTombstones: true).filter { $0.offset >= target }))
+        try log.close()
+    }
 }
