@@ -53,6 +53,8 @@ public final class PartitionLog: Sendable {
         var waiters: [(offset: Int64, continuation: CheckedContinuation<Result<Void, StorageError>, Never>)] = []
         /// Waiters the previous sync released: the concurrency the next sync should expect.
         var lastRoundWaiters = 0
+        /// While the sync thread gathers: the waiter count at which registering signals `gathered`.
+        var gatherTarget = 0
     }
 
     /// Longest a sync waits for the expected group to gather (see `gatherGroup`).
@@ -84,6 +86,8 @@ public final class PartitionLog: Sendable {
     let writer: Mutex<Writer>
     private let published: Mutex<LogSnapshot>
     let durability: Mutex<Durability>
+    /// Signalled when the waiters the sync thread is gathering for have registered.
+    let gathered = DispatchSemaphore(value: 0)
 
     private init(
         topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [LogSegment],

@@ -31,7 +31,7 @@ struct Plan {
     static let readBytesMax = 1 << 20
     static let syncChunkBytes = 1 << 20
 
-    static let full = Plan(rounds: 5, appendBatches: 8192, committers: 64, appendsPerCommitter: 256,
+    static let full = Plan(rounds: 5, appendBatches: 8192, committers: 1024, appendsPerCommitter: 16,
                            logBatches: 65536, reopenSegmentBytes: 1 << 30, reopenSegments: 10, lookups: 200_000,
                            iterationBatches: 2048, iterationPasses: 4, lz4Batches: 1024, lz4Seconds: 3,
                            compactionMebibytes: 256, latencyAppends: 2000)
