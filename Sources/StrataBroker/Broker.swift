@@ -90,11 +90,16 @@ public final class Broker: Sendable {
     /// Handles one request frame (the bytes after the size prefix). Returns the response frame, or nil
     /// when the request gets no answer (Produce with acks=0). Throws for frames the connection must
     /// be closed over (malformed, unknown API, unsupported version).
-    public func handle(frame: ByteBuffer, eventLoop: EventLoop) async throws(ProtocolError) -> ByteBuffer? {
+    /// `clientHost` is the peer's address as Kafka shows it (`/127.0.0.1`), reported by DescribeGroups.
+    public func handle(
+        frame: ByteBuffer, eventLoop: EventLoop, clientHost: String = ""
+    ) async throws(ProtocolError)
+        -> ByteBuffer?
+    {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
         if let api = header.api { metrics.request(api) }
-        return try await respond(header, request, eventLoop: eventLoop)?.flattened()
+        return try await respond(header, request, eventLoop: eventLoop, clientHost: clientHost)?.flattened()
     }
 
     /// A request's answer as the connection sees it: nothing (acks=0), ready now, or still waiting
@@ -109,7 +114,11 @@ public final class Broker: Sendable {
     /// appended: the connection can read and append its next requests while this one waits for its
     /// fsync (answers still go out in request order — the connection's job). Appends stay in request
     /// order because this returns only after them.
-    public func begin(frame: ByteBuffer, eventLoop: EventLoop) async throws(ProtocolError) -> Answer {
+    public func begin(
+        frame: ByteBuffer, eventLoop: EventLoop, clientHost: String = ""
+    ) async throws(ProtocolError)
+        -> Answer
+    {
         var frame = frame
         let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
         if let api = header.api { metrics.request(api) }
@@ -127,11 +136,12 @@ public final class Broker: Sendable {
                     return ResponseFrame(buffer: out)
                 })
         }
-        return try await respond(header, request, eventLoop: eventLoop).map { .ready($0) } ?? .none
+        return try await respond(header, request, eventLoop: eventLoop, clientHost: clientHost).map { .ready($0) }
+            ?? .none
     }
 
     private func respond(
-        _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop
+        _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop, clientHost: String
     )
         async throws(ProtocolError) -> ResponseFrame?
     {
@@ -191,7 +201,7 @@ public final class Broker: Sendable {
             return answer(incrementalAlterConfigs(request))
         case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
             .describeGroups, .listGroups, .deleteGroups:
-            return ResponseFrame(buffer: await handleGroupRequest(request, header: header))
+            return ResponseFrame(buffer: await handleGroupRequest(request, header: header, clientHost: clientHost))
         }
     }
 }

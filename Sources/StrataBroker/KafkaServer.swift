@@ -85,6 +85,8 @@ public final class KafkaServer: Service, Sendable {
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
         let peer = channel.remoteAddress?.description ?? "unknown peer"
+        // Kafka shows a member's host as "/" + its IP address (DescribeGroups client_host).
+        let clientHost = channel.remoteAddress?.ipAddress.map { "/" + $0 } ?? ""
         connections.withLock { $0[id] = channel }
         broker.metrics.connectionOpened()
         defer {
@@ -121,7 +123,8 @@ public final class KafkaServer: Service, Sendable {
                         await window.acquire()
                         let answer: Broker.Answer
                         do throws(ProtocolError) {
-                            answer = try await broker.begin(frame: frame, eventLoop: channel.eventLoop)
+                            answer = try await broker.begin(
+                                frame: frame, eventLoop: channel.eventLoop, clientHost: clientHost)
                         } catch {
                             logger.warning(
                                 "closing connection: bad request",

@@ -60,7 +60,8 @@ final class GroupHarness: @unchecked Sendable {
         var frame = ByteBuffer()
         request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: "client")
         frame.moveReaderIndex(forwardBy: 4)
-        var answer = try #require(try await broker.handle(frame: frame, eventLoop: loop.next()))
+        var answer = try #require(try await broker.handle(frame: frame, eventLoop: loop.next(),
+                                                          clientHost: Self.clientHost))
         _ = answer.readInteger(as: Int32.self)
         let header = try ResponseHeader(from: &answer,
                                         version: Request.Response.apiKey.responseHeaderVersion(version))
@@ -69,6 +70,9 @@ final class GroupHarness: @unchecked Sendable {
         #expect(answer.readableBytes == 0)
         return response
     }
+
+    /// The peer address every harness request comes from (as KafkaServer passes it).
+    static let clientHost = "/192.0.2.7"
 
     func join(_ group: String, member: String = "", version: Int16 = 5, session: Int32 = 10_000,
               protocols: [String] = ["range"]) async throws -> JoinGroupResponse {
@@ -233,6 +237,7 @@ final class GroupHarness: @unchecked Sendable {
         #expect(try await harness.fetchOffsets("g").topics.first?.partitions.map(\.committedOffset) == [42, -1])
         let described = try await harness.describe("g")
         #expect(described.groupState == "Stable" && described.members.map(\.memberId) == [a.memberId])
+        #expect(described.members.map(\.clientHost) == [GroupHarness.clientHost], "the joining peer's address")
         #expect(try await harness.heartbeat("g", member: a.memberId, generation: 1) == .noError,
                 "the member keeps its generation across the restart")
         // It does not come back after this: its session expires and the group empties.

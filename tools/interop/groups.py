@@ -118,6 +118,13 @@ def confluent_pair(bootstrap, topic, group, count):
         poll(0)
         poll(1)
     split = [sorted(assignment(0)), sorted(assignment(1))]
+    # DescribeGroups (confluent admin) shows both members with their client id and host.
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the result is in
+    described = admin.describe_consumer_groups([group])[group].result(30)
+    members = sorted((m.client_id, m.host) for m in described.members)
+    if [c for c, _ in members] != ["member-0", "member-1"] or any(h != "/127.0.0.1" for _, h in members):
+        fail(f"describe_consumer_groups members {members}: expected member-0/1 on /127.0.0.1")
     while len(seen[0]) + len(seen[1]) < count:
         deadline_passed(start, f"all records, have {len(seen[0])} + {len(seen[1])}")
         poll(0)
