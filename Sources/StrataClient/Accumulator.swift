@@ -35,6 +35,10 @@ actor Accumulator {
     private var sticky: [String: Int32] = [:]
     private var generation = 0
     private var inFlight = 0
+    /// Per partition: done once the latest batch sent to it has been written to its connection. The
+    /// next batch writes only after it, so batches of a partition reach the broker in order while
+    /// several wait for their answers.
+    private var lastWrite: [Key: Task<Void, Never>] = [:]
     private var bufferedBytes = 0
     private var firstFailure: Error?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -96,10 +100,20 @@ actor Accumulator {
         let builder = batch.builder
         let waiters = batch.waiters
         let bytes = batch.bytes
+        let previous = lastWrite[key]
+        let written = Task { () -> Result<Written, Error> in
+            await previous?.value
+            do {
+                return .success(try await Self.write(builder, to: key, acks: acks, cluster: cluster))
+            } catch {
+                return .failure(error)
+            }
+        }
+        lastWrite[key] = Task { _ = await written.value }
         Task {
             let outcome: Result<Int64, Error>
             do {
-                outcome = .success(try await Self.ship(builder, to: key, acks: acks, cluster: cluster))
+                outcome = .success(try await Self.answer(written.value.get(), key: key, cluster: cluster))
             } catch {
                 outcome = .failure(error)
             }
@@ -107,10 +121,17 @@ actor Accumulator {
         }
     }
 
-    private static func ship(
+    /// A batch on the wire: its pending answer (nil for acks=0) and the connection's address.
+    private struct Written: Sendable {
+        var response: BrokerConnection.PendingResponse<ProduceResponse>?
+        var address: String
+    }
+
+    /// Builds the request and writes it to the partition leader's connection.
+    private static func write(
         _ builder: RecordBatchBuilder, to key: Key, acks: Int16, cluster: Cluster
     )
-        async throws -> Int64
+        async throws -> Written
     {
         let records = try builder.build()
         let request = ProduceRequest(
@@ -121,11 +142,17 @@ actor Accumulator {
         let connection = try await cluster.leader(key.topic, key.partition)
         if acks == 0 {
             try await connection.sendWithoutResponse(request)
-            return -1
+            return Written(response: nil, address: connection.address)
         }
-        let response = try await connection.send(request)
+        return Written(response: try connection.submit(request), address: connection.address)
+    }
+
+    /// Waits for a written batch's answer; returns its base offset (-1 for acks=0).
+    private static func answer(_ written: Written, key: Key, cluster: Cluster) async throws -> Int64 {
+        guard let pending = written.response else { return -1 }
+        let response = try await pending.get()
         guard let answer = response.responses.first?.partitions.first else {
-            throw ClientError.protocolViolation(broker: connection.address, reason: "Produce answer without partition")
+            throw ClientError.protocolViolation(broker: written.address, reason: "Produce answer without partition")
         }
         guard answer.errorCode == .noError else {
             if answer.errorCode == .notLeaderOrFollower || answer.errorCode == .unknownTopicOrPartition {

@@ -92,6 +92,40 @@ public final class BrokerConnection: Sendable {
         }
     }
 
+    /// A request already written to the connection, whose response is still to come.
+    public struct PendingResponse<Response: KafkaResponse>: Sendable {
+        let future: EventLoopFuture<ByteBuffer>
+        let version: Int16
+        let address: String
+
+        /// Waits for and decodes the response.
+        public func get() async throws -> Response {
+            var body = try await future.get()
+            do {
+                return try Response(from: &body, version: version)
+            } catch {
+                throw ClientError.protocolViolation(broker: address, reason: "\(error)")
+            }
+        }
+    }
+
+    /// Writes `request` now and returns without waiting for the answer: requests submitted one
+    /// after another go on the wire in that order (the producer relies on it to keep each
+    /// partition's batches in order while several are in flight).
+    public func submit<Request: KafkaRequest>(_ request: Request) throws -> PendingResponse<Request.Response> {
+        let version = try version(of: Request.apiKey)
+        var frame = channel.allocator.buffer(capacity: 256)
+        let correlationId = correlationIds.next()
+        request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let pending = ResponseRouter.Pending(
+            frame: frame, correlationId: correlationId,
+            responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
+            promise: promise)
+        channel.writeAndFlush(pending, promise: nil)
+        return PendingResponse(future: promise.futureResult, version: version, address: address)
+    }
+
     /// Sends a request that gets no response (Produce with acks=0).
     public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request) async throws {
         let version = try version(of: Request.apiKey)

@@ -118,6 +118,36 @@ final class InProcessServer: Sendable {
         await server.stop()
     }
 
+    /// Small batches, one key: dozens of batches of one partition are in flight at once, and they
+    /// must be stored in the order the records were enqueued.
+    @Test(arguments: [Int16(1), -1])
+    func batchesOfAPartitionArriveInOrderWithManyInFlight(acks: Int16) async throws {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.acks = acks
+        config.batchBytes = 512
+        config.lingerMilliseconds = 0
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        let count = 4000
+        for index in 0..<count {
+            try await producer.enqueue(topic: "ordered", key: Array("one-key".utf8), value: Array("\(index)".utf8))
+        }
+        try await producer.flush()
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
+        let partition = try #require(Partitioner.murmur2.partition(for: Array("one-key".utf8), count: 3))
+        try await consumer.assign(topic: "ordered", partitions: [partition], from: .earliest)
+        var values: [Int] = []
+        for try await record in consumer.records {
+            values.append(Int(String(buffer: record.value!))!)
+            if values.count == count { break }
+        }
+        let firstOutOfOrder = zip(values, 0...).first { $0.0 != $0.1 }.map { "value \($0.0) at position \($0.1)" }
+        #expect(values.count == count && firstOutOfOrder == nil, "\(firstOutOfOrder ?? "count \(values.count)")")
+        try await producer.close()
+        await consumer.close()
+        await server.stop()
+    }
+
     @Test func sendReturnsOffsetsPerAcks() async throws {
         let server = try await InProcessServer()
         for acks: Int16 in [1, -1] {
