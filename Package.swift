@@ -100,6 +100,8 @@ let package = Package(
             dependencies: [
                 "StrataBroker",
                 "StrataStorage",
+                "StrataClient",
+                "StrataRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

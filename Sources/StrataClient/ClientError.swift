@@ -41,6 +41,6 @@ public enum ClientError: Error, Sendable, CustomStringConvertible, Equatable {
     )
         -> ClientError
     {
-        .broker(api: "\(api)", topic: topic, partition: partition, code: code.rawValue, name: "\(code)")
+        .broker(api: "\(api)", topic: topic, partition: partition, code: code.rawValue, name: code.name)
     }
 }

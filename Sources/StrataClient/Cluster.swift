@@ -18,8 +18,15 @@ actor Cluster {
     private var bootstrapConnection: BrokerConnection?
     private var topics: [String: [PartitionInfo]] = [:]
     private var isClosed = false
+    /// Whether metadata requests for unknown topics ask the broker to create them.
+    private let autoCreateTopics: Bool
 
-    init(bootstrap: [String], group: EventLoopGroup, clientId: String) throws(ClientError) {
+    init(
+        bootstrap: [String], group: EventLoopGroup, clientId: String, autoCreateTopics: Bool = true
+    )
+        throws(ClientError)
+    {
+        self.autoCreateTopics = autoCreateTopics
         var parsed: [(String, Int)] = []
         for address in bootstrap {
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
@@ -54,7 +61,9 @@ actor Cluster {
     /// Refreshes metadata for `names` (nil: all topics), creating them if the broker auto-creates.
     func refresh(_ names: [String]?) async throws {
         let connection = try await anyConnection()
-        let response = try await connection.send(MetadataRequest(topics: names))
+        var request = MetadataRequest(topics: names)
+        request.allowAutoTopicCreation = autoCreateTopics
+        let response = try await connection.send(request)
         for broker in response.brokers { brokers[broker.nodeId] = (broker.host, Int(broker.port)) }
         for topic in response.topics {
             if topic.errorCode == .noError {

@@ -6,7 +6,11 @@ struct Strata: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "A Kafka-compatible partitioned commit log.",
-        subcommands: [Serve.self],
+        discussion: """
+            Client subcommands take --bootstrap HOST:PORT (default localhost:9092). Exit status: 0 success,
+            1 a request failed (broker error, unknown topic, bad data), 3 no broker reachable, 64 bad flags.
+            """,
+        subcommands: [Serve.self, Topics.self, Produce.self, Consume.self],
         defaultSubcommand: nil
     )
 }
