@@ -62,6 +62,7 @@ struct ProducePerf: AsyncParsableCommand {
         var config = ProducerConfig()
         config.acks = try parseAcks(acks)
         config.compression = try parseCompression(compression)
+        config.maxBlockMilliseconds = client.maxBlockMs
         config.batchBytes = batchSize
         config.lingerMilliseconds = lingerMs
         config.bufferBytes = max(config.bufferBytes, 4 * batchSize)
