@@ -324,13 +324,19 @@ actor GroupMembership {
 
     // MARK: Leaving
 
-    /// Commits (auto-commit), leaves the group, gives up the partitions and ends the loop.
+    /// Gives up the partitions (no record of them is yielded from here on), commits what was
+    /// consumed (auto-commit), leaves the group and ends the loop.
     func leave() async {
         guard !leaving else { return }
         leaving = true
         runner.withLock { $0?.cancel() }
-        if let coordinator, coordinator.channel.isActive, generationId >= 0, !joining {
-            if config.enableAutoCommit { try? await commitConsumed(on: coordinator) }
+        let revoked = owned
+        owned = []
+        let consumed = positions.remove(revoked)
+        if config.enableAutoCommit, let coordinator, coordinator.channel.isActive, generationId >= 0, !joining,
+            !consumed.isEmpty
+        {
+            try? await commit(consumed, on: coordinator)
         }
         if !memberId.isEmpty {
             // A JoinGroup held by the coordinator would delay an answer on its connection.
@@ -343,9 +349,6 @@ actor GroupMembership {
             _ = try? await connection?.send(
                 LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [.init(memberId: memberId)]))
         }
-        let revoked = owned
-        owned = []
-        _ = positions.remove(revoked)
         if !revoked.isEmpty { events.yield(.revoked(revoked)) }
         generationId = -1
         await dropCoordinator()

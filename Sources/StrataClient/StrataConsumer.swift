@@ -81,6 +81,7 @@ public final class StrataConsumer: Sendable {
     private let group: EventLoopGroup
     private let ownsGroup: Bool
     private let membership = Mutex<GroupMembership?>(nil)
+    private let isClosed = Mutex(false)
     private let events: AsyncStream<RebalanceEvent>.Continuation
     /// Partition assignments and revocations of group membership, in order (the newest
     /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
@@ -203,6 +204,7 @@ public final class StrataConsumer: Sendable {
 
     /// Leaves the group (committing first if auto-commit is on), then closes the connections.
     public func close() async {
+        isClosed.withLock { $0 = true }
         if let member = membership.withLock({ $0 }) { await member.leave() }
         events.finish()
         await cluster.close()
@@ -250,6 +252,7 @@ public final class StrataConsumer: Sendable {
                 throw ClientError.invalidArgument("no partitions assigned")
             }
             if let failure = await member.failure { throw failure }
+            if isClosed.withLock({ $0 }) { throw ClientError.closed }
             // A group member between assignments: wait for the next one.
             try await Task.sleep(for: .milliseconds(Self.unassignedPollMilliseconds))
             return []
