@@ -287,6 +287,14 @@ actor GroupMembership {
         try await commitConsumed(on: coordinator)
     }
 
+    /// Commits explicit offsets under the current generation.
+    func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        guard let coordinator, generationId >= 0, !joining else {
+            throw ClientError.broker(.offsetCommit, .rebalanceInProgress)
+        }
+        try await commit(offsets, on: coordinator)
+    }
+
     private func commitConsumed(on connection: BrokerConnection) async throws {
         let offsets = positions.uncommitted()
         guard !offsets.isEmpty else { return }

@@ -135,6 +135,14 @@ public final class StrataConsumer: Sendable {
         try await member.commitConsumed()
     }
 
+    /// Commits `offsets` (each the next offset to read) for the group, whatever was consumed.
+    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        guard let member = membership.withLock({ $0 }) else {
+            throw ClientError.invalidArgument("commit needs a group: call subscribe(topics:group:) first")
+        }
+        try await member.commit(offsets)
+    }
+
     /// Stops group membership without committing or leaving and closes the connections, as a
     /// crashed process would (tests of session-timeout eviction).
     func abandonForTesting() async {
