@@ -159,7 +159,8 @@ struct Consume: AsyncParsableCommand {
 }
 
 extension Consume {
-    /// `--group`: a group member that commits what it printed (every 5 s and when it stops).
+    /// `--group`: a group member that commits what it printed (every 5 s, and when it stops after
+    /// --max-messages or on SIGINT/SIGTERM, like kafka-console-consumer).
     func consumeInGroup(_ group: String, _ formatter: RecordFormatter) async throws {
         _ = try await withAdmin(client) { admin in try await admin.describeTopics([topic]) }
         var config = ConsumerConfig()
@@ -167,21 +168,35 @@ extension Consume {
         config.resetToEarliest = fromBeginning
         config.clientId = "strata-consume"
         let consumer = try await StrataConsumer(bootstrap: client.addresses, config: config)
-        do {
+        let maxMessages = maxMessages
+        let reading = Task {
             try consumer.subscribe(topics: [topic])
             var printed = 0
-            if maxMessages != 0 {
-                for try await record in consumer.records {
-                    print(formatter.render(record))
-                    printed += 1
-                    if let maxMessages, printed >= maxMessages { break }
-                }
+            guard maxMessages != 0 else { return }
+            for try await record in consumer.records {
+                print(formatter.render(record))
+                printed += 1
+                if let maxMessages, printed >= maxMessages { return }
+                if Task.isCancelled { return }
             }
-            await consumer.close()
+        }
+        // A signal stops the reading; what was printed is then committed and the group left.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { reading.cancel() }
+            source.resume()
+            return source
+        }
+        defer { for source in signals { source.cancel() } }
+        do {
+            try await reading.value
+        } catch is CancellationError {
         } catch {
             await consumer.close()
             throw error
         }
+        await consumer.close()
     }
 }
 

@@ -92,4 +92,39 @@ import Testing
         member.waitUntilExit()
         #expect(server.stop() == 0)
     }
+
+    @Test func aGroupConsumerStoppedWithSigtermCommitsWhatItPrinted() throws {
+        let server = try ServerProcess(extraArguments: ClientGroupTests.noDelay)
+        defer { server.cleanup() }
+        #expect(try run(["topics", "create", "tasks", "--partitions", "4"], server).status == 0)
+        let input = (0..<100).map { "task \($0)" }.joined(separator: "\n") + "\n"
+        #expect(try run(["produce", "tasks", "--acks", "all"], server, input: input).status == 0)
+        let member = Process()
+        member.executableURL = URL(fileURLWithPath: strata)
+        member.arguments = ["consume", "tasks", "--group", "stoppers", "--from-beginning", "--bootstrap", server.bootstrap]
+        let output = Pipe()
+        member.standardOutput = output
+        member.standardError = FileHandle.nullDevice
+        try member.run()
+        defer { if member.isRunning { member.terminate() } }
+        // Its output is block-buffered on a pipe: wait until it owns the 4 partitions, give it a
+        // moment to read them, then stop it before its 5 s auto-commit.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let described = try run(["groups", "describe", "stoppers"], server).stdout
+            if described.contains("Partitions: tasks-0,tasks-1,tasks-2,tasks-3") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 1)
+        member.terminate()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        member.waitUntilExit()
+        #expect(member.terminationStatus == 0)
+        let count = printed.split(separator: "\n").count
+        #expect(count == 100, "\(printed.suffix(200))")
+        let rows = offsetRows(try run(["groups", "describe", "stoppers"], server).stdout)
+        #expect(rows.compactMap { Int($0["CommittedOffset"] ?? "") }.reduce(0, +) == count, "\(rows)")
+        #expect(rows.compactMap { Int($0["Lag"] ?? "") }.reduce(0, +) == 100 - count, "\(rows)")
+        #expect(server.stop() == 0)
+    }
 }
