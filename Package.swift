@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataBrokerTests",
-            dependencies: ["StrataBroker", "StrataStorage", "StrataProtocol", "StrataRecords",
+            dependencies: ["StrataBroker", "StrataStorage", "StrataProtocol", "StrataRecords", "StrataClient",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings

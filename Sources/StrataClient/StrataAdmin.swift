@@ -59,7 +59,7 @@ public enum OffsetSpec: Sendable, Equatable {
 ///
 /// Thread-safe: all state lives in the `Cluster` actor.
 public final class StrataAdmin: Sendable {
-    private let cluster: Cluster
+    let cluster: Cluster
     private let group: EventLoopGroup
     private let ownsGroup: Bool
     private let timeoutMilliseconds: Int32

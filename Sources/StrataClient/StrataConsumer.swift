@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import StrataProtocol
 import StrataRecords
+import Synchronization
 
 /// Consumer settings (Kafka's names in the doc comments).
 public struct ConsumerConfig: Sendable {
@@ -16,6 +17,24 @@ public struct ConsumerConfig: Sendable {
     /// `auto.offset.reset` when a position is out of range: earliest or latest.
     public var resetToEarliest = true
     public var clientId = "strata-swift-consumer"
+
+    // Group membership (used by `subscribe(topics:group:)`).
+
+    /// `group.id`, used when `subscribe` is not given a group.
+    public var groupId: String?
+    /// `session.timeout.ms`: the coordinator evicts a member silent for this long.
+    public var sessionTimeoutMilliseconds: Int32 = 45_000
+    /// `max.poll.interval.ms`, sent as the rebalance timeout: how long a rebalance waits for members.
+    public var rebalanceTimeoutMilliseconds: Int32 = 300_000
+    /// `heartbeat.interval.ms`.
+    public var heartbeatIntervalMilliseconds: Int64 = 3_000
+    /// `enable.auto.commit`: commit the consumed positions every `auto.commit.interval.ms`, before
+    /// a rebalance revokes partitions and on `close()`.
+    public var enableAutoCommit = true
+    /// `auto.commit.interval.ms`.
+    public var autoCommitIntervalMilliseconds: Int64 = 5_000
+    /// `partition.assignment.strategy`, in preference order (librdkafka's default: range, roundrobin).
+    public var assignors: [PartitionAssignor] = [.range, .roundRobin]
 
     public init() {}
 }
@@ -38,6 +57,8 @@ public struct ConsumerRecord: Sendable {
     public var key: ByteBuffer?
     public var value: ByteBuffer?
     public var headers: [RecordHeader]
+    /// The position epoch the record was fetched under (see `Positions`).
+    var epoch: UInt64 = 0
 }
 
 /// An async/await consumer of assigned partitions: `for try await record in consumer.records`.
@@ -46,13 +67,26 @@ public struct ConsumerRecord: Sendable {
 /// out-of-range position is reset per `resetToEarliest`. Group subscription arrives with the
 /// consumer-groups work.
 ///
-/// Thread-safety: positions live in the `Positions` actor; the cluster view in the `Cluster` actor.
+/// Group membership (`subscribe(topics:group:)`) is run by a ``GroupMembership`` in the background:
+/// joins, the leader's assignment, heartbeats, auto-commit, and rebalances announced on
+/// ``rebalanceEvents``. A record of a partition is yielded only while the partition is owned, and
+/// only if its position was not moved (seek, rebalance) after the record was fetched.
+///
+/// Thread-safety: positions live in `Positions` (one `Mutex`); the cluster view in the `Cluster`
+/// actor; group state in the `GroupMembership` actor.
 public final class StrataConsumer: Sendable {
     public let config: ConsumerConfig
-    private let cluster: Cluster
-    private let positions = Positions()
+    let cluster: Cluster
+    let positions = Positions()
     private let group: EventLoopGroup
     private let ownsGroup: Bool
+    private let membership = Mutex<GroupMembership?>(nil)
+    private let isClosed = Mutex(false)
+    private let events: AsyncStream<RebalanceEvent>.Continuation
+    /// Partition assignments and revocations of group membership, in order (the newest
+    /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
+    public let rebalanceEvents: AsyncStream<RebalanceEvent>
+    static let rebalanceEventsBufferedMax = 1_000
 
     public init(
         bootstrap: [String], config: ConsumerConfig = ConsumerConfig(), group: EventLoopGroup? = nil
@@ -63,8 +97,62 @@ public final class StrataConsumer: Sendable {
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
         cluster = try Cluster(bootstrap: bootstrap, group: self.group, clientId: config.clientId)
+        (rebalanceEvents, events) = AsyncStream.makeStream(
+            of: RebalanceEvent.self, bufferingPolicy: .bufferingNewest(Self.rebalanceEventsBufferedMax))
         _ = try await cluster.anyConnection()
     }
+
+    /// Joins consumer group `group` (default: `config.groupId`) subscribed to `topics`; partitions
+    /// arrive with the group's assignment, starting at the group's committed offsets (else
+    /// `auto.offset.reset`). Returns once the join has started; watch ``rebalanceEvents`` or just
+    /// iterate ``records``.
+    public func subscribe(topics: [String], group: String? = nil) throws(ClientError) {
+        guard let groupId = group ?? config.groupId, !groupId.isEmpty else {
+            throw .invalidArgument("subscribe needs a group id (argument or ConsumerConfig.groupId)")
+        }
+        guard !topics.isEmpty else { throw .invalidArgument("subscribe needs at least one topic") }
+        let reset: StartPosition = config.resetToEarliest ? .earliest : .latest
+        try membership.withLock { (current: inout GroupMembership?) throws(ClientError) in
+            guard current == nil else { throw .invalidArgument("already subscribed") }
+            let member = GroupMembership(
+                groupId: groupId, topics: topics, config: config, cluster: cluster, positions: positions,
+                events: events,
+                resolve: { [weak self] partition in
+                    guard let self else { throw ClientError.closed }
+                    return try await self.resolve(reset, topic: partition.topic, partition: partition.partition)
+                })
+            member.start()
+            current = member
+        }
+    }
+
+    /// Commits the position after the last record yielded, for every owned partition whose position
+    /// changed since its last commit (a group member's commit; nothing to do outside a group).
+    public func commit() async throws {
+        guard let member = membership.withLock({ $0 }) else {
+            throw ClientError.invalidArgument("commit needs a group: call subscribe(topics:group:) first")
+        }
+        try await member.commitConsumed()
+    }
+
+    /// Commits `offsets` (each the next offset to read) for the group, whatever was consumed.
+    public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        guard let member = membership.withLock({ $0 }) else {
+            throw ClientError.invalidArgument("commit needs a group: call subscribe(topics:group:) first")
+        }
+        try await member.commit(offsets)
+    }
+
+    /// Stops group membership without committing or leaving and closes the connections, as a
+    /// crashed process would (tests of session-timeout eviction).
+    func abandonForTesting() async {
+        if let member = membership.withLock({ $0 }) { await member.abandon() }
+        events.finish()
+        await cluster.close()
+    }
+
+    /// The partitions currently owned (assigned by the group, or with `assign`).
+    public var assignment: [TopicPartition] { positions.assigned() }
 
     /// Assigns `partitions` of `topic` (nil: all), each starting at `start`.
     public func assign(topic: String, partitions: [Int32]? = nil, from start: StartPosition) async throws {
@@ -74,17 +162,20 @@ public final class StrataConsumer: Sendable {
                 throw ClientError.broker(.fetch, .unknownTopicOrPartition, topic: topic, partition: partition)
             }
             let offset = try await resolve(start, topic: topic, partition: partition)
-            await positions.set(topic, partition, offset)
+            positions.set(TopicPartition(topic: topic, partition: partition), offset)
         }
     }
 
     /// Moves a partition's position.
     public func seek(topic: String, partition: Int32, to start: StartPosition) async throws {
-        await positions.set(topic, partition, try await resolve(start, topic: topic, partition: partition))
+        let offset = try await resolve(start, topic: topic, partition: partition)
+        positions.set(TopicPartition(topic: topic, partition: partition), offset)
     }
 
     /// The next offset to be returned for a partition.
-    public func position(topic: String, partition: Int32) async -> Int64? { await positions.get(topic, partition) }
+    public func position(topic: String, partition: Int32) async -> Int64? {
+        positions.get(TopicPartition(topic: topic, partition: partition))
+    }
 
     /// The partition's log end offset (the offset the next record will get).
     public func endOffset(topic: String, partition: Int32) async throws -> Int64 {
@@ -114,7 +205,7 @@ public final class StrataConsumer: Sendable {
         return answer.offset
     }
 
-    private func resolve(_ start: StartPosition, topic: String, partition: Int32) async throws -> Int64 {
+    func resolve(_ start: StartPosition, topic: String, partition: Int32) async throws -> Int64 {
         switch start {
         case .earliest: return try await listOffset(topic: topic, partition: partition, timestamp: -2)
         case .latest: return try await listOffset(topic: topic, partition: partition, timestamp: -1)
@@ -129,7 +220,11 @@ public final class StrataConsumer: Sendable {
     /// a non-retriable error.
     public var records: Records { Records(consumer: self) }
 
+    /// Leaves the group (committing first if auto-commit is on), then closes the connections.
     public func close() async {
+        isClosed.withLock { $0 = true }
+        if let member = membership.withLock({ $0 }) { await member.leave() }
+        events.finish()
         await cluster.close()
         if ownsGroup { try? await group.shutdownGracefully() }
     }
@@ -146,16 +241,20 @@ public final class StrataConsumer: Sendable {
             var prefetch: Task<[ConsumerRecord], Error>?
 
             public mutating func next() async throws -> ConsumerRecord? {
-                while index >= buffered.count {
-                    try Task.checkCancellation()
-                    let pending = prefetch ?? Task { [consumer] in try await consumer.fetchOnce() }
-                    buffered = try await pending.value
-                    index = 0
-                    // Pipelining: ask for the next fetch while the caller works through this one.
-                    prefetch = Task { [consumer] in try await consumer.fetchOnce() }
+                while true {
+                    while index >= buffered.count {
+                        try Task.checkCancellation()
+                        let pending = prefetch ?? Task { [consumer] in try await consumer.fetchOnce() }
+                        buffered = try await pending.value
+                        index = 0
+                        // Pipelining: ask for the next fetch while the caller works through this one.
+                        prefetch = Task { [consumer] in try await consumer.fetchOnce() }
+                    }
+                    let record = buffered[index]
+                    index += 1
+                    // Revoked or moved since it was fetched: never yielded.
+                    if consumer.positions.deliver(record) { return record }
                 }
-                defer { index += 1 }
-                return buffered[index]
             }
         }
 
@@ -165,10 +264,21 @@ public final class StrataConsumer: Sendable {
     /// One round: a fetch per leader for every assigned partition; returns the new records and
     /// advances positions.
     func fetchOnce() async throws -> [ConsumerRecord] {
-        let assigned = await positions.all()
-        guard !assigned.isEmpty else { throw ClientError.invalidArgument("no partitions assigned") }
+        let assigned = positions.snapshot()
+        guard !assigned.isEmpty else {
+            guard let member = membership.withLock({ $0 }) else {
+                throw ClientError.invalidArgument("no partitions assigned")
+            }
+            if let failure = await member.failure { throw failure }
+            if isClosed.withLock({ $0 }) { throw ClientError.closed }
+            // A group member between assignments: wait for the next one.
+            try await Task.sleep(for: .milliseconds(Self.unassignedPollMilliseconds))
+            return []
+        }
+        var fetched: [TopicPartition: (offset: Int64, epoch: UInt64)] = [:]
         var byTopic: [String: [FetchRequest.Partition]] = [:]
-        for (key, offset) in assigned {
+        for (key, offset, epoch) in assigned {
+            fetched[key] = (offset, epoch)
             byTopic[key.topic, default: []].append(
                 .init(
                     partition: key.partition, fetchOffset: offset,
@@ -197,20 +307,26 @@ public final class StrataConsumer: Sendable {
             let response = try await connection.send(request)
             for topic in response.responses {
                 for partition in topic.partitions {
-                    try await absorb(topic.name, partition, into: &result)
+                    let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
+                    guard let origin = fetched[key] else { continue }
+                    try await absorb(key, origin, partition, into: &result)
                 }
             }
         }
         return result
     }
 
+    /// How long a group member with no partitions waits before looking again.
+    static let unassignedPollMilliseconds = 20
+
     private func absorb(
-        _ topic: String, _ data: FetchResponse.PartitionData, into result: inout [ConsumerRecord]
+        _ key: TopicPartition, _ origin: (offset: Int64, epoch: UInt64), _ data: FetchResponse.PartitionData,
+        into result: inout [ConsumerRecord]
     )
         async throws
     {
-        let partition = data.partitionIndex
-        guard let position = await positions.get(topic, partition) else { return }
+        let (topic, partition) = (key.topic, key.partition)
+        let position = origin.offset
         switch data.errorCode {
         case .noError:
             break
@@ -218,7 +334,7 @@ public final class StrataConsumer: Sendable {
             let reset = try await listOffset(
                 topic: topic, partition: partition,
                 timestamp: config.resetToEarliest ? -2 : -1)
-            await positions.set(topic, partition, reset)
+            _ = positions.advance(key, from: position, epoch: origin.epoch, to: reset, isReset: true)
             return
         case .notLeaderOrFollower, .unknownTopicOrPartition, .leaderNotAvailable:
             await cluster.invalidate(topic)
@@ -227,6 +343,7 @@ public final class StrataConsumer: Sendable {
             throw ClientError.broker(.fetch, data.errorCode, topic: topic, partition: partition)
         }
         guard var bytes = data.records else { return }
+        let firstOfPartition = result.count
         var next = position
         do {
             while bytes.readableBytes > 0 {
@@ -244,33 +361,16 @@ public final class StrataConsumer: Sendable {
                         ConsumerRecord(
                             topic: topic, partition: partition, offset: record.offset,
                             timestamp: record.timestamp, key: record.key, value: record.value,
-                            headers: Array(record.headers)))
+                            headers: Array(record.headers), epoch: origin.epoch))
                 }
                 next = max(next, header.nextOffset)
             }
         } catch {
             throw ClientError.protocolViolation(broker: "fetch \(topic)-\(partition)", reason: "\(error)")
         }
-        await positions.set(topic, partition, next)
-    }
-}
-
-/// Assigned partitions and their positions. An actor: owns the map.
-actor Positions {
-    struct Key: Hashable, Sendable {
-        var topic: String
-        var partition: Int32
-    }
-
-    private var offsets: [Key: Int64] = [:]
-
-    func set(_ topic: String, _ partition: Int32, _ offset: Int64) {
-        offsets[Key(topic: topic, partition: partition)] = offset
-    }
-
-    func get(_ topic: String, _ partition: Int32) -> Int64? { offsets[Key(topic: topic, partition: partition)] }
-
-    func all() -> [(Key, Int64)] {
-        offsets.map { ($0.key, $0.value) }.sorted { ($0.0.topic, $0.0.partition) < ($1.0.topic, $1.0.partition) }
+        if !positions.advance(key, from: position, epoch: origin.epoch, to: next) {
+            // Moved (seek, rebalance) while the fetch was out: its records are stale.
+            result.removeSubrange(firstOfPartition...)
+        }
     }
 }

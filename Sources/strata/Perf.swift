@@ -13,7 +13,7 @@ import Glibc
 struct Perf: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure produce or consume throughput and latency with StrataClient.",
-        subcommands: [ProducePerf.self, ConsumePerf.self])
+        subcommands: [ProducePerf.self, ConsumePerf.self, CommitPerf.self, RebalancePerf.self])
 }
 
 /// CPU time (user + system) of this process, in seconds.

@@ -98,10 +98,19 @@ struct Consume: AsyncParsableCommand {
     @Option(help: "Stop after this many records.") var maxMessages: Int?
     @Flag(help: "Stop once the end offsets seen at start are reached (like kcat -e).") var exitAtEnd = false
     @Option(help: "Output format (see below).") var format = "%v"
+    @Option(
+        help: ArgumentHelp(
+            "Consume as a member of this group: partitions come from the group, reading starts at its "
+                + "committed offsets (else the end, or the beginning with --from-beginning), and progress "
+                + "is committed every 5 s and on exit."))
+    var group: String?
 
     func validate() throws {
         if [fromBeginning, offset != nil, timestamp != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give at most one of --from-beginning, --offset, --timestamp")
+        }
+        if group != nil && (offset != nil || timestamp != nil || partition != nil || exitAtEnd) {
+            throw ValidationError("--group takes no --offset, --timestamp, --partition or --exit-at-end")
         }
     }
 
@@ -111,6 +120,10 @@ struct Consume: AsyncParsableCommand {
                 .timestamp(timestamp)
             } else { .latest }
         let formatter = RecordFormatter(format)
+        if let group {
+            try await runClient { try await consumeInGroup(group, formatter) }
+            return
+        }
         try await runClient {
             // Consuming never creates a topic; an unknown one is an error (exit status 1).
             let ends: [Int32: Int64?] = try await withAdmin(client) { admin in
@@ -143,6 +156,48 @@ struct Consume: AsyncParsableCommand {
                 throw error
             }
         }
+    }
+}
+
+extension Consume {
+    /// `--group`: a group member that commits what it printed (every 5 s, and when it stops after
+    /// --max-messages or on SIGINT/SIGTERM, like kafka-console-consumer).
+    func consumeInGroup(_ group: String, _ formatter: RecordFormatter) async throws {
+        _ = try await withAdmin(client) { admin in try await admin.describeTopics([topic]) }
+        var config = ConsumerConfig()
+        config.groupId = group
+        config.resetToEarliest = fromBeginning
+        config.clientId = "strata-consume"
+        let consumer = try await StrataConsumer(bootstrap: client.addresses, config: config)
+        let maxMessages = maxMessages
+        let reading = Task {
+            try consumer.subscribe(topics: [topic])
+            var printed = 0
+            guard maxMessages != 0 else { return }
+            for try await record in consumer.records {
+                print(formatter.render(record))
+                printed += 1
+                if let maxMessages, printed >= maxMessages { return }
+                if Task.isCancelled { return }
+            }
+        }
+        // A signal stops the reading; what was printed is then committed and the group left.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { reading.cancel() }
+            source.resume()
+            return source
+        }
+        defer { for source in signals { source.cancel() } }
+        do {
+            try await reading.value
+        } catch is CancellationError {
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
     }
 }
 

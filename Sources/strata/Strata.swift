@@ -10,7 +10,7 @@ struct Strata: AsyncParsableCommand {
             Client subcommands take --bootstrap HOST:PORT (default localhost:9092). Exit status: 0 success,
             1 a request failed (broker error, unknown topic, bad data), 3 no broker reachable, 64 bad flags.
             """,
-        subcommands: [Serve.self, Topics.self, Produce.self, Consume.self, Perf.self],
+        subcommands: [Serve.self, Topics.self, Produce.self, Consume.self, Groups.self, Perf.self],
         defaultSubcommand: nil
     )
 }

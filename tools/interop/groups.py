@@ -16,6 +16,10 @@ scenarios:
   burst           four members started together against the default initial delay: one rebalance
   commit          produce COUNT records, consume the whole topic in GROUP, commit, print the offsets
   committed       print GROUP's committed offsets for the topic's 4 partitions
+  partner         a confluent-kafka member (default assignors range,roundrobin) for a mixed group with
+                  another client (StrataClient): prints "joined" once it has an assignment, then, once
+                  it owns exactly 2 partitions, reads COUNT/2 records from them, commits, prints what
+                  it read and leaves (the topic: 4 partitions, records produced by the other side)
 """
 import asyncio
 import json
@@ -508,7 +512,40 @@ def evict(bootstrap, topic, group, count):
     print(json.dumps({"ok": True, "took_over_seconds": round(took_over, 1)}))
 
 
-SCENARIOS = {"confluent-pair": confluent_pair, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario,
+def partner(bootstrap, topic, group, count):
+    """The confluent-kafka half of a mixed group; the other member drives the scenario."""
+    consumer = confluent_consumer(bootstrap, group, **{"session.timeout.ms": 6000})
+    owned = set()
+
+    def on_assign(_consumer, partitions):
+        owned.clear()
+        owned.update(p.partition for p in partitions)
+
+    consumer.subscribe([topic], on_assign=on_assign)
+    start = time.time()
+    announced = False
+    read = {}
+    while len(read) < count // 2:
+        deadline_passed(start, f"{count // 2} records in a 2-partition split (have {len(read)}, own {owned})")
+        message = next_message(consumer, 0.1, "partner")
+        if owned and not announced:
+            print("joined", flush=True)
+            announced = True
+        if message is None:
+            continue
+        if len(owned) != PARTITIONS // 2:
+            fail(f"read {message.partition()}-{message.offset()} while owning {owned}, not a 2-way split")
+        key = f"{message.partition()}-{message.offset()}"
+        if key in read:
+            fail(f"read {key} twice")
+        read[key] = message.value().decode()
+    consumer.commit(asynchronous=False)
+    assigned = sorted(owned)
+    consumer.close()
+    print(json.dumps({"ok": True, "assigned": assigned, "read": read}))
+
+
+SCENARIOS = {"partner": partner, "confluent-pair": confluent_pair, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario,
              "mixed": mixed, "commit": commit, "evict": evict, "member": member,
              "static": static, "burst": burst}
 

@@ -1,0 +1,254 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import StrataClient
+
+/// StrataClient group members against the real `strata` binary (no initial rebalance delay):
+/// splitting a 4-partition topic, taking over from a member that leaves or dies, resuming exactly
+/// at the committed offsets, and sharing a group with a confluent-kafka member. Waits are poll
+/// loops with deadlines.
+@Suite(.serialized) struct ClientGroupTests {
+    static let noDelay = ["--set", "group.initial.rebalance.delay.ms=0"]
+
+    /// Fast heartbeats and the broker's minimum session timeout, so takeovers are quick.
+    static func memberConfig(autoCommit: Bool = true) -> ConsumerConfig {
+        var config = ConsumerConfig()
+        config.heartbeatIntervalMilliseconds = 300
+        config.sessionTimeoutMilliseconds = 6_000
+        config.autoCommitIntervalMilliseconds = 1_000
+        config.enableAutoCommit = autoCommit
+        config.fetchMaxWaitMilliseconds = 100
+        return config
+    }
+
+    /// Creates a 4-partition topic.
+    func createTopic(_ server: ServerProcess, _ topic: String) async throws {
+        let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+        try await admin.createTopic(topic, partitions: 4)
+        try await admin.close()
+    }
+
+    /// Produces values v`first`… round-robin over the 4 partitions (acks=all).
+    func produce(_ server: ServerProcess, _ topic: String, _ range: Range<Int>) async throws {
+        let producer = try await StrataProducer(bootstrap: [server.bootstrap])
+        for index in range {
+            try await producer.enqueue(
+                topic: topic, key: nil, value: Array("v\(index)".utf8), partition: Int32(index % 4))
+        }
+        try await producer.flush()
+        try await producer.close()
+    }
+
+    @Test func twoMembersSplitFourPartitionsAndTheSurvivorTakesAllWhenOneLeaves() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "split")
+        try await produce(server, "split", 0..<400)
+        let first = try await GroupReader(server, group: "split-group", topic: "split")
+        let second = try await GroupReader(server, group: "split-group", topic: "split")
+        try await eventually("a 2 + 2 split") {
+            first.consumer.assignment.count == 2 && second.consumer.assignment.count == 2
+                && Set(first.consumer.assignment + second.consumer.assignment).count == 4
+        }
+        try await eventually("all 400 records read") { first.received.count + second.received.count == 400 }
+        await first.close()
+        try await eventually("the survivor owning all 4 partitions") { second.consumer.assignment.count == 4 }
+        try await produce(server, "split", 400..<440)
+        try await eventually("the 40 new records read by the survivor") {
+            first.received.count + second.received.count == 440
+        }
+        await second.close()
+        let all = first.received.keys.union(second.received.keys)
+        #expect(all.count == 440, "every record read once across the group")
+        #expect(first.received.duplicates.isEmpty && second.received.duplicates.isEmpty)
+        #expect(first.received.keys.isDisjoint(with: second.received.keys), "no record read by both")
+        let events = second.events.all
+        #expect(second.assignmentHistory.last?.count == 4, "\(events)")
+        #expect(events.last == .revoked((0..<4).map { TopicPartition(topic: "split", partition: $0) }), "\(events)")
+        let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+        let committed = try await admin.listGroupOffsets("split-group")
+        try await admin.close()
+        #expect(committed.values.reduce(0, +) == 440, "close committed everything read: \(committed)")
+        #expect(server.stop() == 0)
+    }
+
+    @Test func aRestartedMemberResumesExactlyAfterTheLastCommit() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "resume")
+        try await produce(server, "resume", 0..<100)
+        let before = try await StrataConsumer(
+            bootstrap: [server.bootstrap], config: Self.memberConfig(autoCommit: false))
+        try before.subscribe(topics: ["resume"], group: "resume-group")
+        var firstRead: [String] = []
+        var lastOffset: [Int32: Int64] = [:]
+        for try await record in before.records {
+            firstRead.append(String(buffer: record.value!))
+            lastOffset[record.partition] = record.offset
+            if firstRead.count == 60 { break }
+        }
+        try await before.commit()
+        await before.close()  // no auto-commit: nothing more is committed
+        let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+        let committed = try await admin.listGroupOffsets("resume-group")
+        try await admin.close()
+        #expect(committed.values.reduce(0, +) == 60, "\(committed)")
+        for (partition, offset) in lastOffset {
+            #expect(committed[TopicPartition(topic: "resume", partition: partition)] == offset + 1)
+        }
+        let after = try await StrataConsumer(bootstrap: [server.bootstrap], config: Self.memberConfig())
+        try after.subscribe(topics: ["resume"], group: "resume-group")
+        var secondRead: [String] = []
+        var firstOffset: [Int32: Int64] = [:]
+        for try await record in after.records {
+            secondRead.append(String(buffer: record.value!))
+            if firstOffset[record.partition] == nil { firstOffset[record.partition] = record.offset }
+            if secondRead.count == 40 { break }
+        }
+        await after.close()
+        #expect(Set(firstRead).isDisjoint(with: secondRead), "nothing re-delivered beyond the commit")
+        #expect(Set(firstRead + secondRead).count == 100, "no gap")
+        for (partition, offset) in firstOffset {
+            #expect(offset == committed[TopicPartition(topic: "resume", partition: partition)] ?? 0)
+        }
+        #expect(server.stop() == 0)
+    }
+
+    @Test func aMemberThatDiesWithoutLeavingIsEvictedAfterItsSessionTimeout() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "evict")
+        let victim = try await GroupReader(server, group: "evict-group", topic: "evict")
+        let survivor = try await GroupReader(server, group: "evict-group", topic: "evict")
+        try await eventually("a 2 + 2 split") {
+            victim.consumer.assignment.count == 2 && survivor.consumer.assignment.count == 2
+        }
+        let died = ContinuousClock.now
+        await victim.consumer.abandonForTesting()  // connections dropped, no LeaveGroup
+        victim.reader.cancel()
+        try await eventually("the survivor taking over", seconds: 40) { survivor.consumer.assignment.count == 4 }
+        let takeover = ContinuousClock.now - died
+        #expect(takeover > .seconds(3), "not before the 6 s session could expire: \(takeover)")
+        #expect(takeover < .seconds(20), "\(takeover)")
+        await survivor.close()
+        #expect(server.stop() == 0)
+    }
+
+    /// librdkafka leads first (StrataClient decodes its assignment), then StrataClient leads alone.
+    @Test(.enabled(if: InteropTools.pythonAvailable))
+    func aMixedGroupWithConfluentKafkaSplitsAndHandsOver() async throws {
+        let python = try #require(InteropTools.python, "python venv missing: run tools/setup")
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "mixed")
+        let partner = Process()
+        partner.executableURL = URL(fileURLWithPath: python)
+        partner.arguments = [GroupInteropTests.script, "partner", server.bootstrap, "mixed", "mixed-group", "400"]
+        let output = Pipe()
+        partner.standardOutput = output
+        partner.standardError = FileHandle.nullDevice
+        try partner.run()
+        defer { if partner.isRunning { partner.terminate() } }
+        let joined = ServerProcess.readLine(output.fileHandleForReading, timeoutMilliseconds: 60_000)
+        #expect(joined == "joined", "the confluent member joined first")
+        let member = try await GroupReader(server, group: "mixed-group", topic: "mixed")
+        try await eventually("StrataClient's half of a 2 + 2 split") { member.consumer.assignment.count == 2 }
+        try await produce(server, "mixed", 0..<400)
+        let result = ServerProcess.readLine(output.fileHandleForReading, timeoutMilliseconds: 120_000) ?? ""
+        partner.waitUntilExit()
+        #expect(partner.terminationStatus == 0 && result.contains("\"ok\": true"), "\(result)")
+        let report = try JSONSerialization.jsonObject(with: Data(result.utf8)) as? [String: Any]
+        let partnerRead = Set(((report?["read"] as? [String: String]) ?? [:]).values)
+        let partnerOwned = Set((report?["assigned"] as? [Int]) ?? []).map(Int32.init)
+        #expect(partnerRead.count == 200)
+        #expect(Set(partnerOwned).isDisjoint(with: member.assignmentHistory.first?.map(\.partition) ?? []))
+        try await eventually("StrataClient taking all 4 partitions after the partner left") {
+            member.consumer.assignment.count == 4
+        }
+        try await produce(server, "mixed", 400..<440)
+        try await eventually("the rest read by StrataClient") { member.received.count == 240 }
+        await member.close()
+        let values = Set(member.received.values)
+        #expect(values.isDisjoint(with: partnerRead), "the partner's commit was honoured")
+        #expect(values.union(partnerRead) == Set((0..<440).map { "v\($0)" }))
+        #expect(member.received.duplicates.isEmpty)
+        #expect(server.stop() == 0)
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `seconds` pass (then fails the test).
+func eventually(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out after \(seconds) s waiting for \(what)")
+            throw InteropError("timed out waiting for \(what)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// What a group member read: value per "partition-offset", and any record seen twice.
+final class Received: Sendable {
+    private let state = Mutex<(values: [String: String], duplicates: [String])>(([:], []))
+
+    func add(_ record: ConsumerRecord) {
+        let key = "\(record.partition)-\(record.offset)"
+        let value = record.value.map { String(buffer: $0) } ?? ""
+        state.withLock { state in
+            if state.values[key] != nil { state.duplicates.append(key) }
+            state.values[key] = value
+        }
+    }
+
+    var count: Int { state.withLock { $0.values.count } }
+    var keys: Set<String> { state.withLock { Set($0.values.keys) } }
+    var values: [String] { state.withLock { Array($0.values.values) } }
+    var duplicates: [String] { state.withLock { $0.duplicates } }
+}
+
+/// Rebalance events as they arrive.
+final class EventLog: Sendable {
+    private let state = Mutex<[RebalanceEvent]>([])
+    func add(_ event: RebalanceEvent) { state.withLock { $0.append(event) } }
+    var all: [RebalanceEvent] { state.withLock { $0 } }
+}
+
+/// A StrataClient group member reading in the background.
+struct GroupReader {
+    let consumer: StrataConsumer
+    let received = Received()
+    let events = EventLog()
+    let reader: Task<Void, Never>
+    let watcher: Task<Void, Never>
+
+    init(_ server: ServerProcess, group: String, topic: String) async throws {
+        consumer = try await StrataConsumer(bootstrap: [server.bootstrap], config: ClientGroupTests.memberConfig())
+        try consumer.subscribe(topics: [topic], group: group)
+        let (consumer, received, events) = (consumer, received, events)
+        reader = Task {
+            do {
+                for try await record in consumer.records { received.add(record) }
+            } catch {}
+        }
+        watcher = Task {
+            for await event in consumer.rebalanceEvents { events.add(event) }
+        }
+    }
+
+    /// The non-empty assignments in the order they came.
+    var assignmentHistory: [[TopicPartition]] {
+        events.all.compactMap { event in
+            if case .assigned(let partitions) = event, !partitions.isEmpty { return partitions }
+            return nil
+        }
+    }
+
+    func close() async {
+        await consumer.close()
+        reader.cancel()
+        _ = await reader.value
+        _ = await watcher.value
+    }
+}
