@@ -16,6 +16,9 @@ public struct ConsumerConfig: Sendable {
     public var partitionFetchMaxBytes: Int32 = 1 << 20
     /// `auto.offset.reset` when a position is out of range: earliest or latest.
     public var resetToEarliest = true
+    /// `retry.backoff.ms`: the pause before fetching again after a dropped connection or an
+    /// unreachable leader (the consumer retries such trouble for as long as it runs).
+    public var retryBackoffMilliseconds: Int64 = 100
     public var clientId = "strata-swift-consumer"
 
     // Group membership (used by `subscribe(topics:group:)`).
@@ -284,11 +287,21 @@ public final class StrataConsumer: Sendable {
                     partition: key.partition, fetchOffset: offset,
                     partitionMaxBytes: config.partitionFetchMaxBytes))
         }
-        // Single-leader fast path is the common case; group by leader connection.
+        // Single-leader fast path is the common case; group by leader connection. Connection
+        // trouble (dropped, refused, timed out) is retried: the partitions it hit are fetched again
+        // from their positions in the next round, after a backoff and fresh metadata.
+        var troubled = false
         var requests: [ObjectIdentifier: (BrokerConnection, [TopicPartitions<FetchRequest.Partition>])] = [:]
         for (topic, partitions) in byTopic {
             for partition in partitions {
-                let leader = try await cluster.leader(topic, partition.partition)
+                let leader: BrokerConnection
+                do {
+                    leader = try await cluster.leader(topic, partition.partition)
+                } catch let error as ClientError where error.isRetriable {
+                    troubled = true
+                    await cluster.invalidate(topic)
+                    continue
+                }
                 let id = ObjectIdentifier(leader)
                 var entry = requests[id] ?? (leader, [])
                 if let index = entry.1.firstIndex(where: { $0.name == topic }) {
@@ -304,7 +317,14 @@ public final class StrataConsumer: Sendable {
             let request = FetchRequest(
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
                 maxBytes: config.fetchMaxBytes, topics: topics)
-            let response = try await connection.send(request)
+            let response: FetchResponse
+            do {
+                response = try await connection.send(request)
+            } catch let error as ClientError where error.isRetriable {
+                troubled = true
+                for topic in topics { await cluster.invalidate(topic.name) }
+                continue
+            }
             for topic in response.responses {
                 for partition in topic.partitions {
                     let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
@@ -312,6 +332,9 @@ public final class StrataConsumer: Sendable {
                     try await absorb(key, origin, partition, into: &result)
                 }
             }
+        }
+        if troubled && result.isEmpty {
+            try await Task.sleep(for: .milliseconds(config.retryBackoffMilliseconds))
         }
         return result
     }
@@ -345,10 +368,15 @@ public final class StrataConsumer: Sendable {
         guard var bytes = data.records else { return }
         let firstOfPartition = result.count
         var next = position
+        var batchOffset = position
         do {
             while bytes.readableBytes > 0 {
                 // A trailing partial batch (brokers may cut the last one) ends the slice.
                 guard let batch = try? RecordBatch.next(from: &bytes, batchBytesMax: Int(Int32.max)) else { break }
+                batchOffset = next
+                if let base = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) {
+                    batchOffset = base
+                }
                 let header = try batch.validate(batchBytesMax: Int(Int32.max))
                 if header.isControl {
                     next = max(next, header.nextOffset)
@@ -366,7 +394,7 @@ public final class StrataConsumer: Sendable {
                 next = max(next, header.nextOffset)
             }
         } catch {
-            throw ClientError.protocolViolation(broker: "fetch \(topic)-\(partition)", reason: "\(error)")
+            throw ClientError.corruptBatch(topic: topic, partition: partition, offset: batchOffset, reason: "\(error)")
         }
         if !positions.advance(key, from: position, epoch: origin.epoch, to: next) {
             // Moved (seek, rebalance) while the fetch was out: its records are stale.
