@@ -242,6 +242,7 @@ public final class StrataConsumer: Sendable {
             var buffered: [ConsumerRecord] = []
             var index = 0
             var prefetch: Task<[ConsumerRecord], Error>?
+            var entry: Positions.Entry?
 
             public mutating func next() async throws -> ConsumerRecord? {
                 while true {
@@ -256,7 +257,7 @@ public final class StrataConsumer: Sendable {
                     let record = buffered[index]
                     index += 1
                     // Revoked or moved since it was fetched: never yielded.
-                    if consumer.positions.deliver(record) { return record }
+                    if consumer.positions.deliver(record, cached: &entry) { return record }
                 }
             }
         }
@@ -389,7 +390,7 @@ public final class StrataConsumer: Sendable {
                         ConsumerRecord(
                             topic: topic, partition: partition, offset: record.offset,
                             timestamp: record.timestamp, key: record.key, value: record.value,
-                            headers: Array(record.headers), epoch: origin.epoch))
+                            headers: record.headers.count == 0 ? [] : Array(record.headers), epoch: origin.epoch))
                 }
                 next = max(next, header.nextOffset)
             }
