@@ -151,7 +151,9 @@ actor Accumulator {
 
     /// Appends without waiting for the acknowledgement.
     func enqueue(_ record: Record) async throws {
-        try await waitForSpace(record.sizeEstimate)
+        if bufferedBytes > 0 && bufferedBytes + record.sizeEstimate > config.bufferBytes {
+            try await waitForSpace(record.sizeEstimate)
+        }
         add(record, waiter: nil)
     }
 
