@@ -212,6 +212,24 @@ final class RawConnection {
         #expect(Date().timeIntervalSince(started) < 5, "drain took \(Date().timeIntervalSince(started)) s")
     }
 
+    /// Regression (protocol fuzzing input 5639 of seed 2634021797): a Fetch of no partitions with
+    /// max_wait_ms 30 s parked where nothing could wake it, holding SIGTERM's drain for 30 s.
+    @Test func fetchOfNoPartitionsIsAnsweredAtOnce() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        var frame = ByteBuffer()
+        FetchRequest(maxWaitMs: 30_000, minBytes: 1, topics: []).encodeFrame(
+            into: &frame, version: 5, correlationId: 3, clientId: "t")
+        connection.send(frame)
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var answer = try #require(connection.receiveFrame(), "answered well before max_wait_ms")
+        #expect(try ResponseHeader(from: &answer, version: 0).correlationId == 3)
+        #expect(try FetchResponse(from: &answer, version: 5).responses.isEmpty)
+        #expect(server.stop() == 0)
+    }
+
     /// Regression (protocol fuzzing, issue #10): a client that pipelined more than
     /// `pipelinedRequestsMax` requests and vanished without reading left its connection task waiting
     /// forever for a free slot, so SIGTERM never finished.

@@ -33,8 +33,12 @@ import Glibc
         var peak = baseline
         var counts: [ProtocolFuzzer.Kind: Int] = [:]
         let started = Date()
-        for index in 0..<inputs {
+        // STRATA_FUZZ_FIRST replays a window of inputs (first ..< first + inputs), e.g. to bisect.
+        let first = environment["STRATA_FUZZ_FIRST"].flatMap { Int($0) } ?? 0
+        let dump = environment["STRATA_FUZZ_DUMP"] == "1"
+        for index in first..<(first + inputs) {
             let (kind, bytes) = fuzzer.input(index)
+            if dump { print("input \(index) \(kind): \(bytes.map { String($0, radix: 16) }.joined(separator: " "))") }
             counts[kind, default: 0] += 1
             guard server.process.isRunning else {
                 Issue.record(
