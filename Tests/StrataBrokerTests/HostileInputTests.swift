@@ -212,6 +212,39 @@ final class RawConnection {
         #expect(Date().timeIntervalSince(started) < 5, "drain took \(Date().timeIntervalSince(started)) s")
     }
 
+    /// `connections.max.idle.ms`: a silent connection is closed by the server; a talking one is not.
+    /// Also: `strata serve` raises its soft open-files limit to the hard limit (started here with a
+    /// soft limit of 1024 inherited from the test process).
+    @Test func idleConnectionsAreReapedAndTheOpenFilesLimitIsRaised() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let saved = limit
+        limit.rlim_cur = min(1024, limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let started = Result { try ServerProcess(extraArguments: ["--set", "connections.max.idle.ms=400"]) }
+        var restore = saved
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore)
+        let server = try started.get()
+        defer { server.cleanup() }
+        let limits = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }
+        let fields = openFiles?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        #expect(fields.count >= 5 && fields[3] == fields[4], "soft = hard: \(openFiles ?? "none")")
+        let silent = try RawConnection(port: server.port)
+        let talking = try RawConnection(port: server.port)
+        for index in 0..<12 {
+            var request = ByteBuffer()
+            ApiVersionsRequest().encodeFrame(into: &request, version: 0, correlationId: Int32(index), clientId: "t")
+            talking.send(request)
+            #expect(talking.receiveFrame() != nil, "talking connection answered (\(index))")
+            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&pause, nil)  // the traffic pattern under test, not a wait for a condition
+        }
+        #expect(silent.isClosedByPeer(), "silent connection closed after connections.max.idle.ms")
+        #expect(server.stderrText.contains("closing idle connection"))
+        #expect(server.stop() == 0)
+    }
+
     /// Regression (protocol fuzzing input 5639 of seed 2634021797): a Fetch of no partitions with
     /// max_wait_ms 30 s parked where nothing could wake it, holding SIGTERM's drain for 30 s.
     @Test func fetchOfNoPartitionsIsAnsweredAtOnce() throws {
