@@ -18,6 +18,7 @@ import Glibc
     /// Growth of the server's resident set over its size after warm-up that fails the run.
     static let rssGrowthBytesMax = 256 << 20
     static let wellBehavedEveryInputs = 250
+    static let progressEveryInputs = 100_000
 
     @Test func fuzzedFramesNeitherCrashNorDisturbOthers() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -52,6 +53,11 @@ import Glibc
                     return
                 }
                 peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
+            }
+            if (index - first + 1) % Self.progressEveryInputs == 0 {
+                print(
+                    "protocol fuzz: \(index - first + 1) inputs, \(Int(Date().timeIntervalSince(started))) s, "
+                        + "\(good.exchanges) well-behaved exchanges ok, RSS peak \(peak >> 20) MiB")
             }
         }
         try good.exchange()
