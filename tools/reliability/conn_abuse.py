@@ -26,7 +26,7 @@ import time
 
 QUIET = {"log_level": 0, "log.connection.close": False}
 RSS_GROWTH_BYTES_MAX = 512 << 20
-PROBE_SECONDS_MAX = 2.0
+PROBE_SECONDS_MAX = 5.0
 
 
 def frame(api_key, version, correlation_id, body=b""):
