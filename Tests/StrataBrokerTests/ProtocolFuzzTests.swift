@@ -49,7 +49,16 @@ import Glibc
             Self.deliver(bytes, port: server.port)
             if index % Self.wellBehavedEveryInputs == 0 {
                 do { try good.exchange() } catch {
-                    Issue.record("well-behaved client failed after input \(index) (seed \(seed)): \(error)")
+                    let kept = NSTemporaryDirectory() + "strata-fuzz-failure-\(seed)-\(index).log"
+                    try? FileManager.default.copyItem(atPath: server.stderrPath, toPath: kept)
+                    let state =
+                        server.process.isRunning ? "running" : "exited \(server.process.terminationStatus)"
+                    let descriptors = Self.openDescriptors(pid: server.process.processIdentifier)
+                    let tail = String(server.stderrText.suffix(3000))
+                    let message =
+                        "well-behaved client failed after input \(index) (seed \(seed)): \(error); server \(state), "
+                        + "open fds \(descriptors), log kept in \(kept); stderr tail:\n\(tail)"
+                    Issue.record(Comment(rawValue: message))
                     return
                 }
                 peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
@@ -57,7 +66,8 @@ import Glibc
             if (index - first + 1) % Self.progressEveryInputs == 0 {
                 print(
                     "protocol fuzz: \(index - first + 1) inputs, \(Int(Date().timeIntervalSince(started))) s, "
-                        + "\(good.exchanges) well-behaved exchanges ok, RSS peak \(peak >> 20) MiB")
+                        + "\(good.exchanges) well-behaved exchanges ok, RSS peak \(peak >> 20) MiB, "
+                        + "open fds \(Self.openDescriptors(pid: server.process.processIdentifier))")
             }
         }
         try good.exchange()
@@ -86,6 +96,11 @@ import Glibc
         while scratch.withUnsafeMutableBytes({ recv(connection.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Open descriptors of a process (-1 when unreadable).
+    static func openDescriptors(pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
     /// VmRSS of a process from /proc, in bytes (0 when unreadable).
