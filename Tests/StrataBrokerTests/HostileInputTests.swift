@@ -245,6 +245,42 @@ final class RawConnection {
         #expect(server.stop() == 0)
     }
 
+    /// Regression (long protocol fuzzing run, seed 20261205): CreateTopics of thousands of partitions
+    /// ran on the cooperative thread pool every connection's requests run on; two of them on 2 cores
+    /// stalled every other client for 12 s. Admin file work now runs on its own threads.
+    @Test func bigCreateTopicsDoesNotStallOtherClients() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let creators = try (0..<2).map { index in
+            let connection = try RawConnection(port: server.port)
+            var request = CreateTopicsRequest()
+            request.topics = [.init(name: "big\(index)", numPartitions: 500, replicationFactor: 1)]
+            request.timeoutMs = 60_000
+            var frame = ByteBuffer()
+            request.encodeFrame(into: &frame, version: 0, correlationId: 1, clientId: "creator")
+            connection.send(frame)
+            return connection
+        }
+        // While both creations run, a fresh client is answered.
+        let probe = try RawConnection(port: server.port)
+        var versions = ByteBuffer()
+        ApiVersionsRequest().encodeFrame(into: &versions, version: 0, correlationId: 2, clientId: "probe")
+        let sent = Date()
+        probe.send(versions)
+        #expect(probe.receiveFrame() != nil)
+        let probeSeconds = Date().timeIntervalSince(sent)
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
+        for creator in creators {
+            setsockopt(creator.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            #expect(creator.receiveFrame() != nil)
+        }
+        let createSeconds = Date().timeIntervalSince(sent)
+        #expect(
+            probeSeconds < createSeconds / 2,
+            "probe answered after \(probeSeconds) s; the creations took \(createSeconds) s")
+        #expect(server.stop() == 0)
+    }
+
     /// Regression (protocol fuzzing input 5639 of seed 2634021797): a Fetch of no partitions with
     /// max_wait_ms 30 s parked where nothing could wake it, holding SIGTERM's drain for 30 s.
     @Test func fetchOfNoPartitionsIsAnsweredAtOnce() throws {
