@@ -43,6 +43,8 @@ actor GroupMembership {
     private var owned: [TopicPartition] = []
     private var joining = false
     private var leaving = false
+    /// Tests only: heartbeats are skipped while set, so the coordinator evicts a live member.
+    var heartbeatsPaused = false
     /// A non-retriable failure (e.g. INCONSISTENT_GROUP_PROTOCOL) that ended the membership.
     private(set) var failure: ClientError?
 
@@ -66,6 +68,8 @@ actor GroupMembership {
 
     /// The current member id and generation (for tests and diagnostics).
     var identity: (memberId: String, generationId: Int32) { (memberId, generationId) }
+
+    func pauseHeartbeats(_ paused: Bool) { heartbeatsPaused = paused }
 
     private func run() async {
         var backoff = Self.retryBackoffMillisecondsMin
@@ -262,6 +266,7 @@ actor GroupMembership {
             }
             if clock.now >= nextHeartbeat {
                 nextHeartbeat = clock.now.advanced(by: heartbeatEvery)
+                if heartbeatsPaused { continue }
                 let response = try await connection.send(
                     HeartbeatRequest(groupId: groupId, generationId: generationId, memberId: memberId))
                 switch response.errorCode {

@@ -143,6 +143,16 @@ public final class StrataConsumer: Sendable {
         try await member.commit(offsets)
     }
 
+    /// Stops (or resumes) heartbeats while the member keeps running (tests of eviction and rejoin).
+    func pauseHeartbeatsForTesting(_ paused: Bool) async {
+        await membership.withLock({ $0 })?.pauseHeartbeats(paused)
+    }
+
+    /// The group member id and generation, if subscribed (tests and diagnostics).
+    func groupIdentityForTesting() async -> (memberId: String, generationId: Int32)? {
+        await membership.withLock({ $0 })?.identity
+    }
+
     /// Stops group membership without committing or leaving and closes the connections, as a
     /// crashed process would (tests of session-timeout eviction).
     func abandonForTesting() async {

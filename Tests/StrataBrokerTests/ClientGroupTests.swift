@@ -135,6 +135,61 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func anEvictedMemberRejoinsWithANewMemberIdAndTheSplitComesBack() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "rejoin")
+        let sleeper = try await GroupReader(server, group: "rejoin-group", topic: "rejoin")
+        let other = try await GroupReader(server, group: "rejoin-group", topic: "rejoin")
+        try await eventually("a 2 + 2 split") {
+            sleeper.consumer.assignment.count == 2 && other.consumer.assignment.count == 2
+        }
+        let before = try #require(await sleeper.consumer.groupIdentityForTesting())
+        await sleeper.consumer.pauseHeartbeatsForTesting(true)
+        try await eventually("the other member owning all 4 after the session timeout", seconds: 40) {
+            other.consumer.assignment.count == 4
+        }
+        // Back to life: its heartbeat gets UNKNOWN_MEMBER_ID, it joins again as a new member.
+        await sleeper.consumer.pauseHeartbeatsForTesting(false)
+        try await eventually("a 2 + 2 split again") {
+            sleeper.consumer.assignment.count == 2 && other.consumer.assignment.count == 2
+                && Set(sleeper.consumer.assignment + other.consumer.assignment).count == 4
+        }
+        let after = try #require(await sleeper.consumer.groupIdentityForTesting())
+        #expect(after.memberId != before.memberId && after.generationId > before.generationId, "\(before) \(after)")
+        try await produce(server, "rejoin", 0..<100)
+        try await eventually("every record read") { sleeper.received.count + other.received.count == 100 }
+        #expect(sleeper.received.keys.isDisjoint(with: other.received.keys))
+        await sleeper.close()
+        await other.close()
+        #expect(server.stop() == 0)
+    }
+
+    /// Speed target: 4 members started together are assigned within the initial delay (3 s) + 1 s;
+    /// checked loosely (under 6 s) since test machines are shared.
+    @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
+        let server = try ServerProcess()  // the default group.initial.rebalance.delay.ms (3000)
+        defer { server.cleanup() }
+        try await createTopic(server, "burst")
+        let start = ContinuousClock.now
+        let members = try await withThrowingTaskGroup(of: GroupReader.self) { tasks in
+            let bootstrap = server.bootstrap
+            for _ in 0..<4 {
+                tasks.addTask { try await GroupReader(bootstrap: bootstrap, group: "burst-group", topic: "burst") }
+            }
+            return try await tasks.reduce(into: []) { $0.append($1) }
+        }
+        try await eventually("one partition each") {
+            members.allSatisfy { $0.consumer.assignment.count == 1 }
+                && Set(members.flatMap(\.consumer.assignment)).count == 4
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .seconds(3) && elapsed < .seconds(6), "\(elapsed)")
+        #expect(members.allSatisfy { $0.assignmentHistory.count == 1 }, "a single rebalance")
+        for member in members { await member.close() }
+        #expect(server.stop() == 0)
+    }
+
     /// librdkafka leads first (StrataClient decodes its assignment), then StrataClient leads alone.
     @Test(.enabled(if: InteropTools.pythonAvailable))
     func aMixedGroupWithConfluentKafkaSplitsAndHandsOver() async throws {
@@ -224,7 +279,11 @@ struct GroupReader {
     let watcher: Task<Void, Never>
 
     init(_ server: ServerProcess, group: String, topic: String) async throws {
-        consumer = try await StrataConsumer(bootstrap: [server.bootstrap], config: ClientGroupTests.memberConfig())
+        try await self.init(bootstrap: server.bootstrap, group: group, topic: topic)
+    }
+
+    init(bootstrap: String, group: String, topic: String) async throws {
+        consumer = try await StrataConsumer(bootstrap: [bootstrap], config: ClientGroupTests.memberConfig())
         try consumer.subscribe(topics: [topic], group: group)
         let (consumer, received, events) = (consumer, received, events)
         reader = Task {
