@@ -108,6 +108,10 @@ actor GroupMembership {
         // must not queue behind the consumer's long-polling fetches.
         let connection = try await BrokerConnection.connect(
             host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
+        guard !leaving else {
+            await connection.close()
+            throw ClientError.closed
+        }
         coordinator = connection
         coordinatorNode = response.nodeId
         return connection
@@ -261,7 +265,8 @@ actor GroupMembership {
                     try await commitConsumed(on: connection)
                 } catch let error as ClientError {
                     if Self.needsRejoin(error) { return }
-                    throw error
+                    if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { throw error }
+                    // Otherwise (e.g. COORDINATOR_LOAD_IN_PROGRESS) the next interval tries again.
                 }
             }
             if clock.now >= nextHeartbeat {
