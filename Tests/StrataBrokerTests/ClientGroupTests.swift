@@ -165,6 +165,28 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func membersPreferringRoundRobinGetInterleavedPartitions() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "dealt")
+        var config = Self.memberConfig()
+        config.assignors = [.roundRobin, .range]
+        let members = [
+            try await StrataConsumer(bootstrap: [server.bootstrap], config: config),
+            try await StrataConsumer(bootstrap: [server.bootstrap], config: config),
+        ]
+        for member in members { try member.subscribe(topics: ["dealt"], group: "dealt-group") }
+        try await eventually("a 2 + 2 split") { members.allSatisfy { $0.assignment.count == 2 } }
+        let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+        let described = try await admin.describeGroup("dealt-group")
+        try await admin.close()
+        #expect(described.protocolName == "roundrobin" && described.state == "Stable", "\(described)")
+        let first = try #require(described.members.min { $0.memberId < $1.memberId })
+        #expect(first.assignment.map(\.partition) == [0, 2], "dealt in turn: \(described.members)")
+        for member in members { await member.close() }
+        #expect(server.stop() == 0)
+    }
+
     /// Speed target: 4 members started together are assigned within the initial delay (3 s) + 1 s;
     /// checked loosely (under 6 s) since test machines are shared.
     @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
