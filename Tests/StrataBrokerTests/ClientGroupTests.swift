@@ -212,23 +212,24 @@ import Testing
         #expect(server.stop() == 0)
     }
 
-    /// librdkafka leads first (StrataClient decodes its assignment), then StrataClient leads alone.
-    @Test(.enabled(if: InteropTools.pythonAvailable))
-    func aMixedGroupWithConfluentKafkaSplitsAndHandsOver() async throws {
+    /// The Python member leads first (StrataClient decodes its assignment), then StrataClient leads
+    /// alone after the Python member committed and left.
+    @Test(.enabled(if: InteropTools.pythonAvailable), arguments: ["partner", "partner-kafka-python"])
+    func aMixedGroupWithAPythonMemberSplitsAndHandsOver(scenario: String) async throws {
         let python = try #require(InteropTools.python, "python venv missing: run tools/setup")
         let server = try ServerProcess(extraArguments: Self.noDelay)
         defer { server.cleanup() }
         try await createTopic(server, "mixed")
         let partner = Process()
         partner.executableURL = URL(fileURLWithPath: python)
-        partner.arguments = [GroupInteropTests.script, "partner", server.bootstrap, "mixed", "mixed-group", "400"]
+        partner.arguments = [GroupInteropTests.script, scenario, server.bootstrap, "mixed", "mixed-group", "400"]
         let output = Pipe()
         partner.standardOutput = output
         partner.standardError = FileHandle.nullDevice
         try partner.run()
         defer { if partner.isRunning { partner.terminate() } }
         let joined = ServerProcess.readLine(output.fileHandleForReading, timeoutMilliseconds: 60_000)
-        #expect(joined == "joined", "the confluent member joined first")
+        #expect(joined == "joined", "the Python member joined first")
         let member = try await GroupReader(server, group: "mixed-group", topic: "mixed")
         try await eventually("StrataClient's half of a 2 + 2 split") { member.consumer.assignment.count == 2 }
         try await produce(server, "mixed", 0..<400)
