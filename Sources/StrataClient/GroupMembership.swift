@@ -133,6 +133,7 @@ actor GroupMembership {
         var request = JoinGroupRequest(
             groupId: groupId, sessionTimeoutMs: config.sessionTimeoutMilliseconds,
             rebalanceTimeoutMs: config.rebalanceTimeoutMilliseconds, memberId: memberId,
+            groupInstanceId: config.groupInstanceId,
             protocolType: ConsumerProtocol.protocolType,
             protocols: config.assignors.map { .init(name: $0.rawValue, metadata: subscription) })
         var joined: JoinGroupResponse?
@@ -159,7 +160,8 @@ actor GroupMembership {
         }
         let sync = try await connection.send(
             SyncGroupRequest(
-                groupId: groupId, generationId: generationId, memberId: memberId, assignments: assignments))
+                groupId: groupId, generationId: generationId, memberId: memberId,
+                groupInstanceId: config.groupInstanceId, assignments: assignments))
         if leaving { throw ClientError.closed }
         switch sync.errorCode {
         case .noError: break
@@ -273,11 +275,13 @@ actor GroupMembership {
                 nextHeartbeat = clock.now.advanced(by: heartbeatEvery)
                 if heartbeatsPaused { continue }
                 let response = try await connection.send(
-                    HeartbeatRequest(groupId: groupId, generationId: generationId, memberId: memberId))
+                    HeartbeatRequest(
+                        groupId: groupId, generationId: generationId, memberId: memberId,
+                        groupInstanceId: config.groupInstanceId))
                 switch response.errorCode {
                 case .noError: continue
                 case .rebalanceInProgress, .illegalGeneration: return
-                case .unknownMemberId, .fencedInstanceId:
+                case .unknownMemberId:
                     memberId = ""
                     generationId = -1
                     return
@@ -315,6 +319,7 @@ actor GroupMembership {
         let byTopic = Dictionary(grouping: offsets, by: \.key.topic)
         let request = OffsetCommitRequest(
             groupId: groupId, generationIdOrMemberEpoch: generationId, memberId: memberId,
+            groupInstanceId: config.groupInstanceId,
             topics: byTopic.keys.sorted().map { topic in
                 TopicPartitions(
                     name: topic,
@@ -356,7 +361,9 @@ actor GroupMembership {
         {
             try? await commit(consumed, on: coordinator)
         }
-        if !memberId.isEmpty {
+        // A static member does not leave: restarted within its session timeout, it gets its
+        // partitions back without a rebalance (KIP-345, as Java's consumer does).
+        if !memberId.isEmpty && config.groupInstanceId == nil {
             // A JoinGroup held by the coordinator would delay an answer on its connection.
             let connection: BrokerConnection? =
                 if joining, let node = coordinatorNode {
@@ -385,8 +392,11 @@ actor GroupMembership {
     // MARK: Error classes
 
     static func isFatal(_ code: KafkaErrorCode) -> Bool {
-        [.inconsistentGroupProtocol, .invalidSessionTimeout, .invalidGroupId, .groupAuthorizationFailed]
-            .contains(code)
+        [
+            .inconsistentGroupProtocol, .invalidSessionTimeout, .invalidGroupId, .groupAuthorizationFailed,
+            .fencedInstanceId,
+        ]
+        .contains(code)
     }
 
     static func needsRejoin(_ error: ClientError) -> Bool {

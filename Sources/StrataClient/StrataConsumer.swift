@@ -22,6 +22,10 @@ public struct ConsumerConfig: Sendable {
 
     /// `group.id`, used when `subscribe` is not given a group.
     public var groupId: String?
+    /// `group.instance.id`: makes the member static. A static member does not leave the group on
+    /// `close()`; restarted with the same id within its session timeout it gets its partitions back
+    /// without a rebalance.
+    public var groupInstanceId: String?
     /// `session.timeout.ms`: the coordinator evicts a member silent for this long.
     public var sessionTimeoutMilliseconds: Int32 = 45_000
     /// `max.poll.interval.ms`, sent as the rebalance timeout: how long a rebalance waits for members.

@@ -187,6 +187,36 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func aRestartedStaticMemberGetsItsPartitionsBackWithoutARebalance() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "static")
+        var config = Self.memberConfig()
+        config.groupInstanceId = "worker-1"
+        let first = try await GroupReader(
+            bootstrap: server.bootstrap, group: "static-group", topic: "static", config: config)
+        let other = try await GroupReader(server, group: "static-group", topic: "static")
+        try await eventually("a 2 + 2 split") {
+            first.consumer.assignment.count == 2 && other.consumer.assignment.count == 2
+                && other.assignmentHistory.last?.count == 2  // its events seen too
+        }
+        let owned = first.consumer.assignment
+        let otherEvents = other.events.all.count
+        await first.close()  // static: no LeaveGroup
+        let restarted = try await GroupReader(
+            bootstrap: server.bootstrap, group: "static-group", topic: "static", config: config)
+        try await eventually("the restarted static member owning its partitions again") {
+            restarted.consumer.assignment == owned
+        }
+        try await produce(server, "static", 0..<100)
+        try await eventually("every record read") { restarted.received.count + other.received.count == 100 }
+        #expect(other.events.all.count == otherEvents, "no rebalance for the other member: \(other.events.all)")
+        #expect(other.consumer.assignment.count == 2)
+        await restarted.close()
+        await other.close()
+        #expect(server.stop() == 0)
+    }
+
     /// Speed target: 4 members started together are assigned within the initial delay (3 s) + 1 s;
     /// checked loosely (under 6 s) since test machines are shared.
     @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
@@ -305,8 +335,10 @@ struct GroupReader {
         try await self.init(bootstrap: server.bootstrap, group: group, topic: topic)
     }
 
-    init(bootstrap: String, group: String, topic: String) async throws {
-        consumer = try await StrataConsumer(bootstrap: [bootstrap], config: ClientGroupTests.memberConfig())
+    init(
+        bootstrap: String, group: String, topic: String, config: ConsumerConfig = ClientGroupTests.memberConfig()
+    ) async throws {
+        consumer = try await StrataConsumer(bootstrap: [bootstrap], config: config)
         try consumer.subscribe(topics: [topic], group: group)
         let (consumer, received, events) = (consumer, received, events)
         reader = Task {
