@@ -20,6 +20,11 @@ extension Broker {
             } else if partitions <= 0 && topic.assignments.isEmpty {
                 result.errorCode = .invalidPartitions
                 result.errorMessage = "partition count must be positive"
+            } else if max(partitions, Int32(clamping: topic.assignments.count)) > config.partitionsPerTopicMax {
+                result.errorCode = .invalidPartitions
+                result.errorMessage =
+                    "\(max(partitions, Int32(clamping: topic.assignments.count))) partitions is over the limit of "
+                    + "\(config.partitionsPerTopicMax) (strata.topic.partitions.max)"
             } else if request.validateOnly {
                 if let reason = Topic.validationError(topic.name) {
                     result.errorCode = .invalidTopicException

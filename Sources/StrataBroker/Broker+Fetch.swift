@@ -33,7 +33,7 @@ extension Broker {
         let deadline = NIODeadline.now() + .milliseconds(waitMilliseconds)
         // Re-read after registering: an append between the first read and the registration is seen.
         read = readFetch(request)
-        while read.bytes < minBytes && !hasError(read.response) {
+        while read.bytes < minBytes && !hasError(read.response) && !waiters.isShutDown {
             let remaining = (deadline - .now()).nanoseconds / 1_000_000
             if remaining <= 0 { break }
             await waiter.wait(milliseconds: remaining, eventLoop: eventLoop)

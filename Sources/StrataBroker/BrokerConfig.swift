@@ -13,6 +13,9 @@ public struct BrokerConfig: Sendable {
     public var nodeId: Int32 = 0
     /// `num.partitions` for auto-created topics.
     public var numPartitions: Int32 = 1
+    /// Most partitions one topic may have (`strata.topic.partitions.max`): each holds open files and
+    /// maps, so a CreateTopics asking for millions is refused with INVALID_PARTITIONS, not attempted.
+    public var partitionsPerTopicMax: Int32 = 10_000
     /// `auto.create.topics.enable`.
     public var autoCreateTopics = true
     /// `socket.request.max.bytes`: larger frames close the connection.
@@ -50,6 +53,7 @@ public struct BrokerConfig: Sendable {
                 throw .invalidConfig(key: key, value: value, reason: "expected true or false")
             }
             autoCreateTopics = value == "true"
+        case "strata.topic.partitions.max": partitionsPerTopicMax = Int32(clamping: try int(1))
         case "socket.request.max.bytes": socketRequestMaxBytes = Int(try int(1024))
         case "message.max.bytes": try logDefaults.set("max.message.bytes", value)
         case "log.segment.bytes": try logDefaults.set("segment.bytes", value)

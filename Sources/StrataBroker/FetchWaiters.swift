@@ -58,14 +58,17 @@ final class FetchWaiters: Sendable {
     }
 
     private let registry = Mutex<[TopicPartition: [ObjectIdentifier: Waiter]]>([:])
+    private let shutDownFlag = Mutex(false)
     /// Upper bound on parked fetches per partition.
     static let waitersPerPartitionMax = 10_000
 
-    /// Registers a waiter for `partitions`; nil when a partition already has too many.
+    /// Registers a waiter for `partitions`; nil when a partition already has too many or the
+    /// broker is shutting down (the fetch then answers at once).
     func register(_ partitions: [TopicPartition]) -> Waiter? {
         let waiter = Waiter(partitions: partitions)
         let id = ObjectIdentifier(waiter)
         let accepted = registry.withLock { map -> Bool in
+            if isShutDown { return false }
             for partition in partitions where (map[partition]?.count ?? 0) >= Self.waitersPerPartitionMax {
                 return false
             }
@@ -83,6 +86,17 @@ final class FetchWaiters: Sendable {
                 if map[partition]?.isEmpty == true { map[partition] = nil }
             }
         }
+    }
+
+    /// True once `shutDown()` ran: parked fetches stop waiting and answer with what they have.
+    var isShutDown: Bool { shutDownFlag.withLock { $0 } }
+
+    /// Graceful shutdown: wakes every parked fetch and refuses new waits, so the drain does not
+    /// sit out each client's `max_wait_ms` (up to `fetchWaitMillisecondsMax`).
+    func shutDown() {
+        shutDownFlag.withLock { $0 = true }
+        let woken = registry.withLock { map in map.values.flatMap { Array($0.values) } }
+        for waiter in woken { waiter.wake() }
     }
 
     /// Wakes every fetch waiting on `partition`.

@@ -74,6 +74,8 @@ public final class KafkaServer: Service, Sendable {
             server.channel.close(promise: nil)
             // Held JoinGroup/SyncGroup answers must not hold the drain up for a rebalance timeout.
             self.broker.groups.shutDown()
+            // Nor parked long-poll fetches for their max_wait_ms.
+            self.broker.waiters.shutDown()
             // Stop reading new requests; each connection ends after the request it is handling.
             for channel in self.connections.withLock({ Array($0.values) }) {
                 channel.close(mode: .input, promise: nil)
@@ -103,24 +105,30 @@ public final class KafkaServer: Service, Sendable {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     let broker = self.broker
                     group.addTask {
-                        for await answer in answers {
-                            let response: ResponseFrame?
-                            switch answer {
-                            case .none: response = nil
-                            case .ready(let frame): response = frame
-                            case .pending(let task): response = await task.value
+                        do {
+                            for await answer in answers {
+                                let response: ResponseFrame?
+                                switch answer {
+                                case .none: response = nil
+                                case .ready(let frame): response = frame
+                                case .pending(let task): response = await task.value
+                                }
+                                if let response {
+                                    broker.metrics.bytesOut.increment(by: Int64(response.byteCount))
+                                    try await Self.write(response, to: outbound)
+                                }
+                                await window.release()
                             }
-                            if let response {
-                                broker.metrics.bytesOut.increment(by: Int64(response.byteCount))
-                                try await Self.write(response, to: outbound)
-                            }
-                            await window.release()
+                        } catch {
+                            // The peer is gone: a reader waiting for a free slot must not wait forever.
+                            await window.close()
+                            throw error
                         }
                     }
                     defer { pending.finish() }
                     for try await frame in inbound {
                         broker.metrics.bytesIn.increment(by: Int64(frame.readableBytes + KafkaFrame.sizePrefixBytes))
-                        await window.acquire()
+                        guard await window.acquire() else { break }
                         let answer: Broker.Answer
                         do throws(ProtocolError) {
                             answer = try await broker.begin(
@@ -202,17 +210,30 @@ final class FileRegionCloser: ChannelOutboundHandler {
 }
 
 /// Bounds a connection's outstanding answers: `acquire` waits while `limit` are outstanding.
+/// `close` (the writer failed: the peer is gone) wakes every waiter and makes `acquire` return false,
+/// so a reader that pipelined past the limit does not wait forever for answers nobody will send.
 /// An actor: it owns the count and the waiters.
 actor InFlightWindow {
     private let limit: Int
     private var count = 0
+    private var closed = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     init(limit: Int) { self.limit = limit }
 
-    func acquire() async {
-        while count >= limit { await withCheckedContinuation { waiters.append($0) } }
+    /// Takes a slot; false once the window is closed.
+    func acquire() async -> Bool {
+        while count >= limit && !closed { await withCheckedContinuation { waiters.append($0) } }
+        if closed { return false }
         count += 1
+        return true
+    }
+
+    func close() {
+        closed = true
+        let woken = waiters
+        waiters.removeAll()
+        for waiter in woken { waiter.resume() }
     }
 
     func release() {

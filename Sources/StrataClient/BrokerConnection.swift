@@ -74,22 +74,7 @@ public final class BrokerConnection: Sendable {
 
     /// Sends `request` and waits for its response.
     public func send<Request: KafkaRequest>(_ request: Request) async throws -> Request.Response {
-        let version = try version(of: Request.apiKey)
-        var frame = channel.allocator.buffer(capacity: 256)
-        let correlationId = correlationIds.next()
-        request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let pending = ResponseRouter.Pending(
-            frame: frame, correlationId: correlationId,
-            responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
-            promise: promise)
-        channel.writeAndFlush(pending, promise: nil)
-        var body = try await promise.futureResult.get()
-        do {
-            return try Request.Response(from: &body, version: version)
-        } catch {
-            throw ClientError.protocolViolation(broker: address, reason: "\(error)")
-        }
+        try await submit(request).get()
     }
 
     /// A request already written to the connection, whose response is still to come.
@@ -112,19 +97,48 @@ public final class BrokerConnection: Sendable {
     /// Writes `request` now and returns without waiting for the answer: requests submitted one
     /// after another go on the wire in that order (the producer relies on it to keep each
     /// partition's batches in order while several are in flight).
-    public func submit<Request: KafkaRequest>(_ request: Request) throws -> PendingResponse<Request.Response> {
+    ///
+    /// With a `timeout`, a request still unanswered after it closes the connection (answers come in
+    /// order, so a lost one stalls all behind it): every outstanding request then fails with
+    /// `connectionClosed`, which callers treat as retriable, as Kafka clients do.
+    public func submit<Request: KafkaRequest>(
+        _ request: Request, timeout: TimeAmount? = nil
+    ) throws -> PendingResponse<Request.Response> {
         let version = try version(of: Request.apiKey)
         var frame = channel.allocator.buffer(capacity: 256)
         let correlationId = correlationIds.next()
         request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let slot = ResponseSlot(promise)
         let pending = ResponseRouter.Pending(
             frame: frame, correlationId: correlationId,
             responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
-            promise: promise)
-        channel.writeAndFlush(pending, promise: nil)
+            promise: slot)
+        // A write that fails (the connection closed meanwhile) may never reach the router: its
+        // failure answers the request, so no caller waits forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        let address = address
+        written.futureResult.whenFailure { _ in slot.fail(ClientError.connectionClosed(broker: address)) }
+        channel.writeAndFlush(pending, promise: written)
+        if let timeout {
+            let channel = channel
+            let expiry = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            promise.futureResult.whenComplete { _ in expiry.cancel() }
+        }
         return PendingResponse(future: promise.futureResult, version: version, address: address)
     }
+
+    /// Writes a request that gets no response (Produce with acks=0) without waiting for the write.
+    public func submitWithoutResponse<Request: KafkaRequest>(_ request: Request) throws {
+        let version = try version(of: Request.apiKey)
+        var frame = channel.allocator.buffer(capacity: 256)
+        request.encodeFrame(into: &frame, version: version, correlationId: correlationIds.next(), clientId: clientId)
+        let pending = ResponseRouter.Pending(frame: frame, correlationId: 0, responseHeaderVersion: 0, promise: nil)
+        channel.writeAndFlush(pending, promise: nil)
+    }
+
+    /// Whether the connection is still open.
+    public var isActive: Bool { channel.isActive }
 
     /// Sends a request that gets no response (Produce with acks=0).
     public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request) async throws {
@@ -151,6 +165,30 @@ final class ManagedCounter: Sendable {
     }
 }
 
+/// A request's response promise, completed at most once (by the answer, the router's failure of
+/// all outstanding requests, or a failed write — whichever comes first). Confined to the channel's
+/// event loop, where all three happen.
+final class ResponseSlot: @unchecked Sendable {
+    private let promise: EventLoopPromise<ByteBuffer>
+    private var done = false
+
+    init(_ promise: EventLoopPromise<ByteBuffer>) { self.promise = promise }
+
+    func succeed(_ body: ByteBuffer) {
+        promise.futureResult.eventLoop.preconditionInEventLoop()
+        guard !done else { return }
+        done = true
+        promise.succeed(body)
+    }
+
+    func fail(_ error: Error) {
+        promise.futureResult.eventLoop.preconditionInEventLoop()
+        guard !done else { return }
+        done = true
+        promise.fail(error)
+    }
+}
+
 /// Matches responses to requests in order. Runs on the channel's event loop; its queue is owned by it.
 final class ResponseRouter: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -161,7 +199,7 @@ final class ResponseRouter: ChannelDuplexHandler {
         var frame: ByteBuffer
         var correlationId: Int32
         var responseHeaderVersion: Int16
-        var promise: EventLoopPromise<ByteBuffer>?
+        var promise: ResponseSlot?
     }
 
     private let address: String

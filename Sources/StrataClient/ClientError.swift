@@ -18,6 +18,10 @@ public enum ClientError: Error, Sendable, CustomStringConvertible, Equatable {
     case timedOut(api: String, milliseconds: Int64)
     case closed
     case invalidArgument(String)
+    /// A record whose encoded size exceeds `max.request.size` or `buffer.memory`; never sent.
+    case recordTooLarge(topic: String, bytes: Int, limit: Int)
+    /// A batch from the broker failed validation (CRC, lengths).
+    case corruptBatch(topic: String, partition: Int32, offset: Int64, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +37,20 @@ public enum ClientError: Error, Sendable, CustomStringConvertible, Equatable {
         case .timedOut(let api, let milliseconds): return "\(api) timed out after \(milliseconds) ms"
         case .closed: return "the client is closed"
         case .invalidArgument(let reason): return "invalid argument: \(reason)"
+        case .recordTooLarge(let topic, let bytes, let limit):
+            return
+                "record for \(topic) is \(bytes) bytes, more than the \(limit) allowed (max.request.size / buffer.memory)"
+        case .corruptBatch(let topic, let partition, let offset, let reason):
+            return "corrupt batch from \(topic)-\(partition) at offset \(offset): \(reason)"
+        }
+    }
+
+    /// Whether retrying may succeed: connection trouble, timeouts, and retriable broker codes.
+    public var isRetriable: Bool {
+        switch self {
+        case .noBrokerAvailable, .connectionFailed, .connectionClosed, .timedOut: return true
+        case .broker(_, _, _, let code, _): return KafkaErrorCode(rawValue: code).isRetriable
+        default: return false
         }
     }
 

@@ -15,6 +15,7 @@ actor Cluster {
     private let clientId: String
     private var brokers: [Int32: (host: String, port: Int)] = [:]
     private var connections: [Int32: BrokerConnection] = [:]
+    private var connecting: [Int32: Task<BrokerConnection, Error>] = [:]
     private var bootstrapConnection: BrokerConnection?
     private var topics: [String: [PartitionInfo]] = [:]
     private var isClosed = false
@@ -43,7 +44,9 @@ actor Cluster {
     /// Any live connection (bootstrap first).
     func anyConnection() async throws -> BrokerConnection {
         if isClosed { throw ClientError.closed }
-        if let connection = bootstrapConnection ?? connections.values.first { return connection }
+        if let connection = bootstrapConnection, connection.isActive { return connection }
+        if let connection = connections.values.first(where: \.isActive) { return connection }
+        bootstrapConnection = nil
         var tried: [String] = []
         for (host, port) in bootstrap {
             tried.append("\(host):\(port)")
@@ -56,6 +59,33 @@ actor Cluster {
             }
         }
         throw ClientError.noBrokerAvailable(tried: tried)
+    }
+
+    /// Waits until some bootstrap broker answers, retrying with backoff for up to `timeout`; then
+    /// throws `noBrokerAvailable` naming every address tried.
+    func waitUntilReachable(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var backoff = Duration.milliseconds(50)
+        while true {
+            do {
+                _ = try await anyConnection()
+                return
+            } catch ClientError.noBrokerAvailable(let tried) {
+                let now = ContinuousClock.now
+                if now >= deadline { throw ClientError.noBrokerAvailable(tried: tried) }
+                try await Task.sleep(for: min(backoff, deadline - now))
+                backoff = min(backoff * 2, .seconds(1))
+            }
+        }
+    }
+
+    /// A fresh idempotent producer id and epoch (InitProducerId without a transactional id).
+    func newProducerId() async throws -> (id: Int64, epoch: Int16) {
+        let connection = try await anyConnection()
+        let response = try await connection.send(
+            InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: 60_000))
+        guard response.errorCode == .noError else { throw ClientError.broker(.initProducerId, response.errorCode) }
+        return (response.producerId, response.producerEpoch)
     }
 
     /// Refreshes metadata for `names` (nil: all topics), creating them if the broker auto-creates.
@@ -107,10 +137,21 @@ actor Cluster {
         return try await connect(node, address)
     }
 
+    /// Connects to `node`; concurrent callers share one attempt (no duplicate connections).
     private func connect(_ node: Int32, _ address: (host: String, port: Int)) async throws -> BrokerConnection {
-        let connection = try await BrokerConnection.connect(
-            host: address.host, port: address.port, group: group,
-            clientId: clientId)
+        if let attempt = connecting[node] { return try await attempt.value }
+        let group = group
+        let clientId = clientId
+        let attempt = Task {
+            try await BrokerConnection.connect(host: address.host, port: address.port, group: group, clientId: clientId)
+        }
+        connecting[node] = attempt
+        defer { connecting[node] = nil }
+        let connection = try await attempt.value
+        if isClosed {
+            await connection.close()
+            throw ClientError.closed
+        }
         connections[node] = connection
         return connection
     }

@@ -197,6 +197,16 @@ public final class StrataConsumer: Sendable {
         positions.get(TopicPartition(topic: topic, partition: partition))
     }
 
+    /// The partition's log end offset (the offset the next record will get).
+    public func endOffset(topic: String, partition: Int32) async throws -> Int64 {
+        try await listOffset(topic: topic, partition: partition, timestamp: -1)
+    }
+
+    /// The partition's first offset (the log start offset).
+    public func beginningOffset(topic: String, partition: Int32) async throws -> Int64 {
+        try await listOffset(topic: topic, partition: partition, timestamp: -2)
+    }
+
     /// ListOffsets for one partition: -2 earliest, -1 latest, else a timestamp.
     func listOffset(topic: String, partition: Int32, timestamp: Int64) async throws -> Int64 {
         let connection = try await cluster.leader(topic, partition)

@@ -4,14 +4,20 @@ import NIOCore
 import NIOPosix
 import StrataProtocol
 import StrataRecords
+import Synchronization
 
 /// Producer settings (Kafka's names in the doc comments).
 public struct ProducerConfig: Sendable {
     /// `acks`: 0 (no answer), 1 (leader wrote it), -1 (all: durable — fsynced on Strata).
     public var acks: Int16 = -1
+    /// `enable.idempotence`: nil (the default) means on exactly when `acks` is all, as in Kafka 3.
+    /// Idempotent batches carry a producer id and sequence numbers, so a batch resent after a lost
+    /// answer or a dropped connection is written once, in order. `true` with acks other than all is
+    /// refused (`invalidArgument`).
+    public var enableIdempotence: Bool?
     /// `linger.ms`: how long a partition's batch waits for more records.
     public var lingerMilliseconds: Int64 = 5
-    /// `batch.size`: a batch is sent as soon as it reaches this size.
+    /// `batch.size`: a batch is closed before a record would take it past this size.
     public var batchBytes = 16_384
     /// `compression.type`: `.lz4` or `.none`.
     public var compression: CompressionCodec = .lz4
@@ -19,11 +25,38 @@ public struct ProducerConfig: Sendable {
     public var compressionThresholdBytes = 256
     /// `buffer.memory`: records buffered or in flight; `send`/`enqueue` wait while it is full.
     public var bufferBytes = 32 << 20
+    /// `max.block.ms`: how long `send`/`enqueue` wait for buffer space or for topic metadata, and
+    /// how long the constructor waits for a bootstrap broker, before throwing.
+    public var maxBlockMilliseconds: Int64 = 60_000
+    /// `max.request.size`: a record larger than this is refused before sending (`recordTooLarge`).
+    public var maxRequestBytes = 1_048_576
+    /// `max.in.flight.requests.per.connection`, applied per partition (at most 5 when idempotent:
+    /// the broker remembers five batches per producer for de-duplication).
+    public var maxInFlightRequests = 5
+    /// `retries`: attempts after the first for a batch that failed with a retriable error (a
+    /// dropped connection, a leader change, a timeout), bounded also by `delivery.timeout.ms`.
+    public var retries = Int.max
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`: the wait before a retry doubles from the
+    /// first to the second (with ±20 % jitter).
+    public var retryBackoffMilliseconds: Int64 = 100
+    public var retryBackoffMaxMilliseconds: Int64 = 1_000
+    /// `request.timeout.ms`: an unanswered produce request after this closes its connection and
+    /// is retried.
+    public var requestTimeoutMilliseconds: Int64 = 30_000
+    /// `delivery.timeout.ms`: a record not acknowledged this long after `send`/`enqueue` fails with
+    /// `timedOut`.
+    public var deliveryTimeoutMilliseconds: Int64 = 120_000
+    /// Whether `deliveryReports` yields the outcome of every record (off by default: reports not
+    /// read would accumulate).
+    public var deliveryReports = false
     /// Key placement (murmur2 like Java/kafka-python/aiokafka, or librdkafka's crc32).
     public var partitioner: Partitioner = .murmur2
     public var clientId = "strata-swift-producer"
 
     public init() {}
+
+    /// Whether batches are idempotent under this configuration.
+    public var isIdempotent: Bool { enableIdempotence ?? (acks == -1) }
 }
 
 /// Where a record landed.
@@ -32,31 +65,80 @@ public struct RecordMetadata: Sendable, Equatable {
     public var partition: Int32
     /// -1 with acks=0.
     public var offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
+/// The outcome of one batch of records given to `enqueue` (or `send`), in the order they were
+/// given: the record with `recordIds[i]` is at `baseOffset + i`.
+public struct DeliveryReport: Sendable {
+    public var topic: String
+    public var partition: Int32
+    /// The ids `enqueue` returned, in offset order.
+    public var recordIds: [UInt64]
+    /// Offset of the first record; -1 with acks=0 or when delivery failed.
+    public var baseOffset: Int64
+    /// Why the batch was not delivered; nil when it was.
+    public var error: (any Error)?
+
+    /// The offset of the record with `recordIds[index]`, nil when not delivered or unknown.
+    public func offset(at index: Int) -> Int64? {
+        error == nil && baseOffset >= 0 ? baseOffset + Int64(index) : nil
+    }
 }
 
 /// An async/await Kafka producer: records are batched per partition (`linger.ms`, `batch.size`),
-/// LZ4-compressed, and sent with several requests in flight per connection.
+/// LZ4-compressed, and sent with several requests in flight per partition. Retriable failures
+/// (dropped connections, leader changes, timeouts) are retried with backoff; idempotent batches
+/// (the default with acks=all) keep their sequence numbers across retries, so nothing is written
+/// twice or out of order.
 ///
-/// Thread-safe: all mutable state lives in the `Accumulator` actor and the `Cluster` actor.
+/// Thread-safe: all mutable state lives in the `Accumulator` actor and the `Cluster` actor; the
+/// record-id counter is a `Mutex`.
 public final class StrataProducer: Sendable {
     public let config: ProducerConfig
+    /// Outcomes of batches, when `config.deliveryReports` is on (else it never yields). Finishes
+    /// after `close()`.
+    public let deliveryReports: AsyncStream<DeliveryReport>
     private let cluster: Cluster
     private let accumulator: Accumulator
     private let group: EventLoopGroup
     private let ownsGroup: Bool
+    private let nextRecordId = Mutex<UInt64>(0)
 
-    /// Connects to one of `bootstrap` (`host:port`).
+    /// Connects to one of `bootstrap` (`host:port`), retrying for up to `max.block.ms` (then
+    /// `ClientError.noBrokerAvailable` names the addresses tried).
     public init(
         bootstrap: [String], config: ProducerConfig = ProducerConfig(), group: EventLoopGroup? = nil
     )
         async throws
     {
+        if config.enableIdempotence == true && config.acks != -1 {
+            throw ClientError.invalidArgument("enable.idempotence requires acks=all (-1), not \(config.acks)")
+        }
+        guard config.batchBytes > 0, config.bufferBytes > 0, config.maxInFlightRequests > 0 else {
+            throw ClientError.invalidArgument("batch.size, buffer.memory and max.in.flight must be positive")
+        }
         self.config = config
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let eventLoops = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = eventLoops
         ownsGroup = group == nil
-        cluster = try Cluster(bootstrap: bootstrap, group: self.group, clientId: config.clientId)
-        accumulator = Accumulator(config: config, cluster: cluster)
-        _ = try await cluster.anyConnection()
+        let (reports, reportSink) = AsyncStream.makeStream(of: DeliveryReport.self)
+        deliveryReports = reports
+        cluster = try Cluster(bootstrap: bootstrap, group: eventLoops, clientId: config.clientId)
+        accumulator = Accumulator(config: config, cluster: cluster, reports: config.deliveryReports ? reportSink : nil)
+        if !config.deliveryReports { reportSink.finish() }
+        do {
+            try await cluster.waitUntilReachable(timeout: .milliseconds(config.maxBlockMilliseconds))
+        } catch {
+            await cluster.close()
+            if ownsGroup { try? await eventLoops.shutdownGracefully() }
+            throw error
+        }
     }
 
     /// Sends one record and waits until the broker acknowledged it (per `acks`).
@@ -68,21 +150,27 @@ public final class StrataProducer: Sendable {
         let record = try await prepare(
             topic: topic, key: key, value: value, headers: headers, partition: partition,
             timestamp: timestamp)
-        return try await withCheckedThrowingContinuation { continuation in
-            Task { await accumulator.append(record, continuation: continuation) }
-        }
+        return try await accumulator.send(record)
     }
 
-    /// Buffers one record and returns at once (waiting only while `buffer.memory` is full); a
-    /// failure is reported by the next `flush()`.
+    /// Buffers one record and returns its id at once (waiting only while `buffer.memory` is full,
+    /// at most `max.block.ms`). Its outcome comes in `deliveryReports` (when enabled) under that id;
+    /// a failure is also thrown by the next `flush()`.
+    @discardableResult
     public func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
         partition: Int32? = nil, timestamp: Int64? = nil
-    ) async throws {
-        let record = try await prepare(
+    ) async throws -> UInt64 {
+        var record = try await prepare(
             topic: topic, key: key, value: value, headers: headers, partition: partition,
             timestamp: timestamp)
-        await accumulator.append(record, continuation: nil)
+        let id = nextRecordId.withLock { next in
+            defer { next += 1 }
+            return next
+        }
+        record.reportId = id
+        try await accumulator.enqueue(record)
+        return id
     }
 
     /// Sends everything buffered and waits for every answer; throws the first failure since the
@@ -91,18 +179,26 @@ public final class StrataProducer: Sendable {
         try await accumulator.flush()
     }
 
-    /// Flushes, then closes the connections.
+    /// Flushes, then closes the connections and finishes `deliveryReports`.
     public func close() async throws {
         defer { if ownsGroup { group.shutdownGracefully { _ in } } }
-        try await flush()
+        var failure: Error?
+        do { try await flush() } catch { failure = error }
+        await accumulator.finishReports()
         await cluster.close()
+        if let failure { throw failure }
     }
 
     private func prepare(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
         timestamp: Int64?
     ) async throws -> Accumulator.Record {
-        let partitions = try await cluster.partitions(of: topic)
+        let size = Accumulator.Record.encodedSizeBound(key: key, value: value, headers: headers)
+        if size > config.maxRequestBytes || size > config.bufferBytes {
+            throw ClientError.recordTooLarge(
+                topic: topic, bytes: size, limit: min(config.maxRequestBytes, config.bufferBytes))
+        }
+        let partitions = try await partitions(of: topic)
         let target: Int32?
         if let partition {
             guard partitions.contains(where: { $0.partition == partition }) else {
@@ -116,5 +212,22 @@ public final class StrataProducer: Sendable {
         return Accumulator.Record(
             topic: topic, partition: target, partitionCount: Int32(partitions.count), key: key,
             value: value, headers: headers, timestamp: timestamp ?? now)
+    }
+
+    /// The topic's partitions, retrying retriable trouble (broker down, leader unknown) for up to
+    /// `max.block.ms`.
+    private func partitions(of topic: String) async throws -> [Cluster.PartitionInfo] {
+        let deadline = ContinuousClock.now + .milliseconds(config.maxBlockMilliseconds)
+        var backoff = Duration.milliseconds(config.retryBackoffMilliseconds)
+        while true {
+            do {
+                return try await cluster.partitions(of: topic)
+            } catch let error as ClientError where error.isRetriable {
+                let now = ContinuousClock.now
+                if now >= deadline { throw error }
+                try await Task.sleep(for: min(backoff, deadline - now))
+                backoff = min(backoff * 2, .milliseconds(config.retryBackoffMaxMilliseconds))
+            }
+        }
     }
 }

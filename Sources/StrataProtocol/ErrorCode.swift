@@ -203,3 +203,19 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
         100: "UNKNOWN_TOPIC_ID",
     ]
 }
+
+extension KafkaErrorCode {
+    /// Whether Kafka clients retry a request that failed with this code (Kafka's `RetriableException`
+    /// subclasses): the condition is expected to pass (leader moves, loading, timeouts, transient
+    /// storage or network trouble).
+    public var isRetriable: Bool {
+        switch self {
+        case .corruptMessage, .unknownTopicOrPartition, .leaderNotAvailable, .notLeaderOrFollower,
+            .requestTimedOut, .networkException, .coordinatorLoadInProgress, .coordinatorNotAvailable,
+            .notCoordinator, .notEnoughReplicas, .notEnoughReplicasAfterAppend, .kafkaStorageError:
+            return true
+        default:
+            return false
+        }
+    }
+}

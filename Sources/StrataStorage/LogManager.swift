@@ -234,6 +234,10 @@ public final class LogManager: Sendable {
             try fileSystem.syncDirectory(dataDirectory)
         } catch {
             for log in created { try? log.deleteFiles() }
+            // The partition that failed may have left its directory, topic.json or segment files:
+            // remove them too, or a later restart or re-creation would find a partial partition.
+            let failed = TopicPartition(name, Int32(created.count))
+            removeLeftoverDirectory(dataDirectory + "/" + failed.directoryName)
             _ = state.withLock { $0.topics.removeValue(forKey: name) }
             throw error
         }
@@ -242,6 +246,14 @@ public final class LogManager: Sendable {
         }
         logger.info("created topic", metadata: ["topic": "\(name)", "partitions": "\(partitionCount)"])
         return created
+    }
+
+    /// Removes a directory and the files in it, ignoring errors (best-effort rollback).
+    private func removeLeftoverDirectory(_ directory: String) {
+        guard fileSystem.fileExists(directory) else { return }
+        for name in (try? fileSystem.listDirectory(directory)) ?? [] { try? fileSystem.remove(directory + "/" + name) }
+        _ = rmdir(directory)
+        try? fileSystem.syncDirectory(dataDirectory)
     }
 
     /// Deletes a topic and its files. Readers holding slices finish their reads.

@@ -51,6 +51,8 @@ struct ProducePerf: AsyncParsableCommand {
     @Option(help: "Producer batch.size in bytes (default: librdkafka's 1 000 000).") var batchSize = 1_000_000
     @Option(help: "Producer linger.ms.") var lingerMs: Int64 = 5
     @Option(help: "Time one record in this many.") var sampleEvery = 100
+    @Flag(help: "Turn idempotence off (it is on by default with --acks all), as rdkafka_performance does.")
+    var noIdempotence = false
 
     func validate() throws {
         guard numRecords > 0, recordSize >= 0, sampleEvery > 0 else {
@@ -62,9 +64,11 @@ struct ProducePerf: AsyncParsableCommand {
         var config = ProducerConfig()
         config.acks = try parseAcks(acks)
         config.compression = try parseCompression(compression)
+        config.maxBlockMilliseconds = client.maxBlockMs
         config.batchBytes = batchSize
         config.lingerMilliseconds = lingerMs
         config.bufferBytes = max(config.bufferBytes, 4 * batchSize)
+        if noIdempotence { config.enableIdempotence = false }
         config.clientId = "strata-perf-producer"
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: recordSize)
         let numRecords = numRecords

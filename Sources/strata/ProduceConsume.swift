@@ -43,6 +43,7 @@ struct Produce: AsyncParsableCommand {
         var config = ProducerConfig()
         config.acks = try parseAcks(acks)
         config.compression = try parseCompression(compression)
+        config.maxBlockMilliseconds = client.maxBlockMs
         config.clientId = "strata-cli-producer"
         let input: FileHandle
         if let file {

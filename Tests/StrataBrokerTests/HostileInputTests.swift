@@ -186,6 +186,55 @@ final class RawConnection {
         #expect(server.stop() == 0)
     }
 
+    /// Regression (protocol fuzzing, issue #10): SIGTERM waited out every parked Fetch's max_wait_ms
+    /// (24 s after a fuzz run); parked fetches are now answered at once when the drain starts.
+    @Test func parkedFetchDoesNotHoldUpShutdown() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        var metadata = ByteBuffer()
+        MetadataRequest(topics: ["parked"]).encodeFrame(into: &metadata, version: 4, correlationId: 1, clientId: "t")
+        connection.send(metadata)
+        _ = try #require(connection.receiveFrame())
+        let fetch = FetchRequest(maxWaitMs: 30_000, minBytes: 1, topics: [
+            TopicPartitions(name: "parked", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
+        ])
+        var frame = ByteBuffer()
+        fetch.encodeFrame(into: &frame, version: 11, correlationId: 2, clientId: "t")
+        connection.send(frame)
+        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #expect(connection.receive(1) == nil, "the fetch is parked: no data yet")
+        var longer = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &longer, socklen_t(MemoryLayout<timeval>.size))
+        let started = Date()
+        #expect(server.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 5, "drain took \(Date().timeIntervalSince(started)) s")
+    }
+
+    /// Regression (protocol fuzzing, issue #10): a client that pipelined more than
+    /// `pipelinedRequestsMax` requests and vanished without reading left its connection task waiting
+    /// forever for a free slot, so SIGTERM never finished.
+    @Test func vanishedPipeliningClientDoesNotHangTheDrain() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        for count in [10, 200, 5000] {
+            let connection = try RawConnection(port: server.port)
+            var burst = ByteBuffer()
+            for index in 0..<count {
+                ApiVersionsRequest().encodeFrame(into: &burst, version: 0, correlationId: Int32(index), clientId: "p")
+            }
+            connection.send(burst)
+            #expect(connection.receiveFrame() != nil, "first answer")
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)  // close with a reset, answers unread
+            setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        }
+        #expect(try apiVersionsWorks(server))
+        let started = Date()
+        #expect(server.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 10, "drain took \(Date().timeIntervalSince(started)) s")
+    }
+
     @Test func silentAndHalfFinishedClientsDoNotDisturbOthers() throws {
         let server = try ServerProcess()
         defer { server.cleanup() }

@@ -128,6 +128,24 @@ import Testing
 }
 
 @Suite struct InternalTopicTests {
+    /// Regression (protocol fuzzing, issue #10): CreateTopics with num_partitions 100 000 opened
+    /// partitions until the process ran out of file descriptors.
+    @Test func createTopicsRefusesMorePartitionsThanTheLimit() async throws {
+        var config = BrokerConfig()
+        try config.set("strata.topic.partitions.max", "8")
+        let harness = try BrokerHarness(config: config)
+        defer { harness.cleanup() }
+        var request = CreateTopicsRequest()
+        request.topics = [
+            .init(name: "huge", numPartitions: Int32.max, replicationFactor: 1),
+            .init(name: "fits", numPartitions: 8, replicationFactor: 1),
+        ]
+        let response = try #require(try await harness.call(request, version: 4, as: CreateTopicsResponse.self))
+        #expect(response.topics.map(\.errorCode) == [.invalidPartitions, .noError])
+        #expect(response.topics.first?.errorMessage?.contains("strata.topic.partitions.max") == true)
+        #expect(harness.logs.topic("huge") == nil && harness.logs.topic("fits")?.partitionCount == 8)
+    }
+
     @Test func clientsCannotProduceToOrDeleteTheOffsetsTopic() async throws {
         let harness = try BrokerHarness()
         defer { harness.cleanup() }

@@ -18,7 +18,7 @@ final class InProcessServer: Sendable {
     let runner: Task<Void, Error>
     let port: Int
 
-    init() async throws {
+    init(configure: (inout BrokerConfig) -> Void = { _ in }) async throws {
         var quiet = Logger(label: "strata.client-test")
         quiet.logLevel = .critical
         directory = NSTemporaryDirectory() + "strata-client-\(UUID().uuidString)"
@@ -26,6 +26,7 @@ final class InProcessServer: Sendable {
         config.listenHost = "127.0.0.1"
         config.listenPort = 0
         config.numPartitions = 3
+        configure(&config)
         logs = try LogManager.open(dataDirectory: directory, defaultConfig: config.logDefaults, logger: quiet)
         let broker = Broker(config: config, logs: logs, logger: quiet)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -53,8 +54,8 @@ final class InProcessServer: Sendable {
 @Suite struct PartitionerTests {
     @Test func murmur2MatchesJavaVectors() {
         let vectors: [(String, UInt32, Int32, Int32)] = [
-            ("kafka", 0xd067cf64, 1, 4), ("giberish123456789", 0x8f552b0c, 2, 2), ("1234", 0x9fc97b14, 0, 0),
-            ("", 0x106e08d9, 0, 3), ("hello", 0x7f1ddbbd, 0, 3),
+            ("kafka", 0xd067_cf64, 1, 4), ("giberish123456789", 0x8f55_2b0c, 2, 2), ("1234", 0x9fc9_7b14, 0, 0),
+            ("", 0x106e_08d9, 0, 3), ("hello", 0x7f1d_dbbd, 0, 3),
         ]
         for (key, hash, mod3, mod6) in vectors {
             #expect(Partitioner.murmur2(Array(key.utf8)) == hash, "\(key)")
@@ -65,8 +66,8 @@ final class InProcessServer: Sendable {
     }
 
     @Test func crc32MatchesLibrdkafkaVectors() {
-        #expect(Partitioner.crc32(Array("123456789".utf8)) == 0xcbf43926)
-        #expect(Partitioner.crc32(Array("kafka".utf8)) == 0x5bbc7517)
+        #expect(Partitioner.crc32(Array("123456789".utf8)) == 0xcbf4_3926)
+        #expect(Partitioner.crc32(Array("kafka".utf8)) == 0x5bbc_7517)
         #expect(Partitioner.crc32.partition(for: Array("kafka".utf8), count: 3) == 2)
         #expect(Partitioner.crc32.partition(for: [], count: 3) == nil, "empty keys are spread like null keys")
     }
@@ -80,9 +81,10 @@ final class InProcessServer: Sendable {
         let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
         let count = 3000
         for index in 0..<count {
-            try await producer.enqueue(topic: "events", key: Array("user-\(index % 50)".utf8),
-                                       value: Array("payload-\(index)".utf8),
-                                       headers: [RecordHeader(key: "n", value: ByteBuffer(string: "\(index)"))])
+            try await producer.enqueue(
+                topic: "events", key: Array("user-\(index % 50)".utf8),
+                value: Array("payload-\(index)".utf8),
+                headers: [RecordHeader(key: "n", value: ByteBuffer(string: "\(index)"))])
         }
         try await producer.flush()
         let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
@@ -95,8 +97,9 @@ final class InProcessServer: Sendable {
             let index = Int(value.dropFirst("payload-".count))!
             #expect(key == "user-\(index % 50)")
             #expect(record.headers.first.map { String(buffer: $0.value!) } == "\(index)")
-            #expect(Partitioner.murmur2.partition(for: Array(key.utf8), count: 3) == record.partition,
-                    "placed like Java's partitioner")
+            #expect(
+                Partitioner.murmur2.partition(for: Array(key.utf8), count: 3) == record.partition,
+                "placed like Java's partitioner")
             seen[record.partition, default: []].append(record.offset)
             received += 1
             if received == count { break }
@@ -155,8 +158,9 @@ final class InProcessServer: Sendable {
             config.acks = acks
             config.lingerMilliseconds = 0
             let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
-            let first = try await producer.send(topic: "acks\(acks < 0 ? "all" : "1")", key: nil,
-                                                value: Array("a".utf8), partition: 1)
+            let first = try await producer.send(
+                topic: "acks\(acks < 0 ? "all" : "1")", key: nil,
+                value: Array("a".utf8), partition: 1)
             let second = try await producer.send(topic: first.topic, key: nil, value: Array("b".utf8), partition: 1)
             #expect(first.partition == 1 && first.offset == 0 && second.offset == 1)
             try await producer.close()
@@ -181,8 +185,9 @@ final class InProcessServer: Sendable {
         config.lingerMilliseconds = 0
         let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
         for index in 0..<10 {
-            try await producer.send(topic: "pos", key: nil, value: Array("v\(index)".utf8), partition: 0,
-                                    timestamp: 1_000 + Int64(index) * 10)
+            try await producer.send(
+                topic: "pos", key: nil, value: Array("v\(index)".utf8), partition: 0,
+                timestamp: 1_000 + Int64(index) * 10)
         }
         let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
         try await consumer.assign(topic: "pos", partitions: [0], from: .timestamp(1_045))

@@ -3,6 +3,10 @@ import StrataRecords
 import Testing
 @testable import StrataStorage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite struct LogManagerTests {
     func open(_ path: String, defaults: LogConfig = LogConfig()) throws -> LogManager {
         try LogManager.open(dataDirectory: path, defaultConfig: defaults, executor: sharedExecutor, logger: quietLogger)
@@ -24,6 +28,25 @@ import Testing
             try manager.createTopic("orders.v1", partitionCount: 1)
         }
         #expect(FileManager.default.fileExists(atPath: dir.path + "/meta.properties"))
+        try manager.close()
+    }
+
+    /// Regression (protocol fuzzing, issue #10): a CreateTopics whose Nth partition failed to open
+    /// (EMFILE) left that partition's directory behind, which a restart or re-creation then found.
+    @Test(arguments: [0, 2, 5, 7])
+    func failedCreateTopicLeavesNoPartitionDirectory(opensBeforeFailure: Int) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let fileSystem = FaultInjectingFileSystem()
+        let manager = try LogManager.open(
+            dataDirectory: dir.path, fileSystem: fileSystem, executor: sharedExecutor, logger: quietLogger)
+        fileSystem.arm(.open, .error(EMFILE), afterCalls: opensBeforeFailure)
+        #expect(throws: StorageError.self) { try manager.createTopic("half", partitionCount: 3) }
+        fileSystem.disarmAll()
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("half") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+        #expect(manager.topic("half") == nil)
+        #expect(try manager.createTopic("half", partitionCount: 3).count == 3)
         try manager.close()
     }
 

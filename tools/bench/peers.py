@@ -642,7 +642,7 @@ def report(b, load_start, load_end, started_at, elapsed):
         L.append(f"| (info) | same, produce→consume p99 | {eb:.3f} / {ea:.3f} ms = {eb / ea:.2f}× | — |")
     else:
         L.append("| #8 | producer p99 during cleaning ≤ 2× without | not measured | MISS |")
-    L.append("| #9 | StrataClient within 80 % of librdkafka | not in this harness (no `strata perf` yet) | — |")
+    L.append("| #9 | StrataClient within 80 % of librdkafka | measured by `compare --clients` | — |")
     L.append("")
     L.append("Method: rdkafka_performance (librdkafka "
              f"{librdkafka_version(a.rdkp)}, built from Debian's example source) with its own settings "

@@ -1,0 +1,151 @@
+import Foundation
+import NIOCore
+import StrataProtocol
+import StrataRecords
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Seeded protocol fuzzing against the real binary (issue #10): `ProtocolFuzzer` inputs, each on its
+/// own connection, while a well-behaved client on one long-lived connection keeps producing (acks=all)
+/// and fetching. The server must not crash, its RSS must stay bounded, and every well-behaved
+/// request must succeed. STRATA_FUZZ_INPUTS (default 20 000) and STRATA_FUZZ_SEED set the run;
+/// `tools/fuzz-protocol --inputs N` runs the long version.
+@Suite(.serialized) struct ProtocolFuzzTests {
+    static let inputsDefault = 20_000
+    /// Growth of the server's resident set over its size after warm-up that fails the run.
+    static let rssGrowthBytesMax = 256 << 20
+    static let wellBehavedEveryInputs = 250
+
+    @Test func fuzzedFramesNeitherCrashNorDisturbOthers() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let inputs = environment["STRATA_FUZZ_INPUTS"].flatMap { Int($0) } ?? Self.inputsDefault
+        let seed = environment["STRATA_FUZZ_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        print("protocol fuzz: seed \(seed), \(inputs) inputs (STRATA_FUZZ_SEED=\(seed) replays)")
+        let server = try ServerProcess(extraArguments: ["--set", "num.partitions=1"])
+        defer { server.cleanup() }
+        let fuzzer = ProtocolFuzzer(seed: seed)
+        let good = try WellBehavedClient(port: server.port)
+        try good.exchange()
+        let baseline = Self.residentBytes(pid: server.process.processIdentifier)
+        var peak = baseline
+        var counts: [ProtocolFuzzer.Kind: Int] = [:]
+        let started = Date()
+        for index in 0..<inputs {
+            let (kind, bytes) = fuzzer.input(index)
+            counts[kind, default: 0] += 1
+            guard server.process.isRunning else {
+                Issue.record(
+                    "server died at input \(index - 1) (seed \(seed)); stderr:\n\(server.stderrText.suffix(3000))")
+                return
+            }
+            Self.deliver(bytes, port: server.port)
+            if index % Self.wellBehavedEveryInputs == 0 {
+                do { try good.exchange() } catch {
+                    Issue.record("well-behaved client failed after input \(index) (seed \(seed)): \(error)")
+                    return
+                }
+                peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
+            }
+        }
+        try good.exchange()
+        #expect(server.process.isRunning, "server survives \(inputs) fuzzed inputs (seed \(seed))")
+        #expect(peak - baseline < Self.rssGrowthBytesMax, "RSS grew from \(baseline) to \(peak) bytes")
+        let seconds = Date().timeIntervalSince(started)
+        print(
+            "protocol fuzz: \(inputs) inputs in \(Int(seconds)) s, \(good.exchanges) well-behaved exchanges ok, "
+                + "RSS \(baseline >> 20) → peak \(peak >> 20) MiB, kinds \(counts.map { "\($0.key)=\($0.value)" }.sorted())"
+        )
+        #expect(!server.stderrText.contains("Fatal error"), "no trap: \(server.stderrText.suffix(2000))")
+        let stopping = Date()
+        #expect(server.stop() == 0, "clean shutdown after fuzzing")
+        print("protocol fuzz: SIGTERM to exit \(String(format: "%.1f", Date().timeIntervalSince(stopping))) s")
+    }
+
+    /// Sends one input on a fresh connection, half-closes, and reads until the server closes or a
+    /// short quiet period passes; then resets the connection (no TIME_WAIT pile-up over millions).
+    static func deliver(_ bytes: [UInt8], port: Int) {
+        guard let connection = try? RawConnection(port: port) else { return }
+        var timeout = timeval(tv_sec: 0, tv_usec: 20_000)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        connection.send(bytes)
+        shutdown(connection.fd, Int32(SHUT_WR))
+        var scratch = [UInt8](repeating: 0, count: 65_536)
+        while scratch.withUnsafeMutableBytes({ recv(connection.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// VmRSS of a process from /proc, in bytes (0 when unreadable).
+    static func residentBytes(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+}
+
+/// A client that does everything right on one connection: ApiVersions, Metadata, an acks=all Produce
+/// whose offset it checks, and a Fetch of what it wrote.
+final class WellBehavedClient {
+    let connection: RawConnection
+    private(set) var exchanges = 0
+    private var correlationId: Int32 = 0
+    static let topic = "well-behaved"
+
+    init(port: Int) throws { connection = try RawConnection(port: port) }
+
+    private func call<R: KafkaRequest>(_ request: R, version: Int16) throws -> ByteBuffer {
+        correlationId += 1
+        var buffer = ByteBuffer()
+        request.encodeFrame(into: &buffer, version: version, correlationId: correlationId, clientId: "good")
+        connection.send(buffer)
+        guard var frame = connection.receiveFrame() else {
+            throw InteropError("no answer to \(R.self) (connection closed or 10 s timeout)")
+        }
+        let header = try ResponseHeader(from: &frame, version: R.apiKey.responseHeaderVersion(version))
+        guard header.correlationId == correlationId else {
+            throw InteropError("correlation id \(header.correlationId), expected \(correlationId)")
+        }
+        return frame
+    }
+
+    func exchange() throws {
+        var versions = try call(ApiVersionsRequest(), version: 2)
+        guard try ApiVersionsResponse(from: &versions, version: 2).errorCode == .noError else {
+            throw InteropError("ApiVersions failed")
+        }
+        var metadata = try call(MetadataRequest(topics: [Self.topic]), version: 4)
+        _ = try MetadataResponse(from: &metadata, version: 4)
+        var builder = RecordBatchBuilder()
+        builder.append(key: nil, value: Array("good-\(exchanges)".utf8), timestamp: 1)
+        let produce = ProduceRequest(
+            acks: -1, timeoutMs: 5000,
+            topics: [TopicPartitions(name: Self.topic, partitions: [.init(index: 0, records: try builder.build())])])
+        var produced = try call(produce, version: 7)
+        let answer = try ProduceResponse(from: &produced, version: 7).responses.first?.partitions.first
+        guard answer?.errorCode == .noError, answer?.baseOffset == Int64(exchanges) else {
+            throw InteropError("produce answered \(String(describing: answer)), expected offset \(exchanges)")
+        }
+        let fetch = FetchRequest(
+            replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0,
+            sessionEpoch: -1,
+            topics: [
+                TopicPartitions(
+                    name: Self.topic,
+                    partitions: [
+                        .init(
+                            partition: 0, currentLeaderEpoch: -1, fetchOffset: Int64(exchanges), logStartOffset: -1,
+                            partitionMaxBytes: 1 << 20)
+                    ])
+            ], forgottenTopicsData: [], rackId: "")
+        var fetched = try call(fetch, version: 11)
+        let partition = try FetchResponse(from: &fetched, version: 11).responses.first?.partitions.first
+        guard partition?.errorCode == .noError, (partition?.records?.readableBytes ?? 0) > 0 else {
+            throw InteropError("fetch answered \(String(describing: partition))")
+        }
+        exchanges += 1
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import NIOCore
+import StrataBroker
+import StrataClient
+import StrataProtocol
+import Testing
+
+/// The producer against a real broker behind a proxy that drops or stalls connections.
+@Suite struct ProducerFaultTests {
+    /// A broker advertising the proxy's address, so every client connection goes through it.
+    private func brokerBehindProxy() async throws -> (InProcessServer, TCPProxy) {
+        let proxy = try await TCPProxy()
+        let server = try await InProcessServer { config in
+            config.advertisedHost = "127.0.0.1"
+            config.advertisedPort = proxy.port
+        }
+        proxy.forward(to: server.port)
+        return (server, proxy)
+    }
+
+    /// Reads every record of `topic` back, per partition in offset order.
+    private func readAll(
+        _ server: InProcessServer, topic: String, expected: Int
+    ) async throws -> [Int32: [ConsumerRecord]] {
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
+        try await consumer.assign(topic: topic, from: .earliest)
+        var byPartition: [Int32: [ConsumerRecord]] = [:]
+        var count = 0
+        let reader = Task {
+            var records: [ConsumerRecord] = []
+            for try await record in consumer.records {
+                records.append(record)
+                if records.count == expected { break }
+            }
+            return records
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(20))
+            reader.cancel()
+        }
+        let records = (try? await reader.value) ?? []
+        timeout.cancel()
+        for record in records {
+            byPartition[record.partition, default: []].append(record)
+            count += 1
+        }
+        // Anything beyond `expected` (duplicates) must show too: ask for the end offsets.
+        for partition in byPartition.keys {
+            let end = try await consumer.endOffset(topic: topic, partition: partition)
+            #expect(
+                end == Int64(byPartition[partition]!.count),
+                "partition \(partition): log end \(end), read \(byPartition[partition]!.count)")
+        }
+        await consumer.close()
+        return byPartition
+    }
+
+    @Test func idempotentProducerResendsAcrossDroppedConnectionsWithoutDuplicatesOrReordering() async throws {
+        let (server, proxy) = try await brokerBehindProxy()
+        var config = ProducerConfig()
+        config.acks = -1
+        config.lingerMilliseconds = 1
+        config.batchBytes = 2_048
+        config.retryBackoffMilliseconds = 10
+        config.deliveryReports = true
+        if ProcessInfo.processInfo.environment["STRATA_TEST_NO_IDEMPOTENCE"] != nil { config.enableIdempotence = false }
+        let producer = try await StrataProducer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
+        let topic = "drops"
+        let total = 6_000
+        let dropper = Task {
+            for _ in 0..<8 {
+                try await Task.sleep(for: .milliseconds(40))
+                proxy.dropAll()
+            }
+        }
+        var valueOfId: [UInt64: Int] = [:]
+        for index in 0..<total {
+            let key = Array("key-\(index % 7)".utf8)
+            let id = try await producer.enqueue(topic: topic, key: key, value: Array("\(index)".utf8))
+            valueOfId[id] = index
+            if index % 500 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        try await producer.flush()
+        try await dropper.value
+        try await producer.close()
+        var acked: [Int: RecordMetadata] = [:]
+        for await report in producer.deliveryReports {
+            #expect(report.error == nil, "\(String(describing: report.error))")
+            for (index, id) in report.recordIds.enumerated() {
+                acked[valueOfId[id]!] = RecordMetadata(
+                    topic: topic, partition: report.partition, offset: report.offset(at: index) ?? -1)
+            }
+        }
+        #expect(acked.count == total, "every record acknowledged")
+        #expect(proxy.accepted > 4, "the producer reconnected after the drops (\(proxy.accepted) connections)")
+
+        let partitions = try await readAll(server, topic: topic, expected: total)
+        var seen = Set<Int>()
+        for (partition, records) in partitions {
+            var previousPerKey: [String: Int] = [:]
+            for (position, record) in records.enumerated() {
+                #expect(record.offset == Int64(position), "partition \(partition) offsets contiguous")
+                let value = Int(String(buffer: record.value!))!
+                #expect(seen.insert(value).inserted, "record \(value) written twice")
+                let key = String(buffer: record.key!)
+                if let previous = previousPerKey[key] {
+                    #expect(previous < value, "\(key): \(value) after \(previous)")
+                }
+                previousPerKey[key] = value
+                if let metadata = acked[value] {
+                    #expect(
+                        metadata.partition == partition && metadata.offset == record.offset,
+                        "acknowledged position of \(value)")
+                }
+            }
+        }
+        #expect(seen.count == total)
+        await proxy.stop()
+        await server.stop()
+    }
+
+    @Test func producerWaitsForABrokerThatStartsLate() async throws {
+        let proxy = try await TCPProxy()
+        // Nothing listens behind the proxy yet: connections are refused, then closed.
+        let late = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            let server = try await InProcessServer { config in
+                config.advertisedHost = "127.0.0.1"
+                config.advertisedPort = proxy.port
+            }
+            proxy.forward(to: server.port)
+            return server
+        }
+        proxy.forward(to: 1)
+        var config = ProducerConfig()
+        config.maxBlockMilliseconds = 20_000
+        let producer = try await StrataProducer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
+        let metadata = try await producer.send(topic: "late", key: nil, value: Array("hello".utf8), partition: 0)
+        #expect(metadata.offset == 0)
+        try await producer.close()
+        await proxy.stop()
+        try await late.value.stop()
+    }
+
+    @Test func unreachableBrokerFailsAfterMaxBlockNamingTheAddress() async throws {
+        var config = ProducerConfig()
+        config.maxBlockMilliseconds = 200
+        await #expect(throws: ClientError.noBrokerAvailable(tried: ["127.0.0.1:1"])) {
+            _ = try await StrataProducer(bootstrap: ["127.0.0.1:1"], config: config)
+        }
+    }
+
+    @Test func recordTooLargeIsRefusedBeforeSending() async throws {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.maxRequestBytes = 1_000
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        do {
+            try await producer.send(topic: "big", key: nil, value: [UInt8](repeating: 1, count: 2_000), partition: 0)
+            Issue.record("a 2000-byte record passed a 1000-byte max.request.size")
+        } catch ClientError.recordTooLarge(let topic, let bytes, let limit) {
+            #expect(topic == "big" && bytes > 2_000 && limit == 1_000)
+        }
+        try await producer.send(topic: "big", key: nil, value: [UInt8](repeating: 1, count: 500), partition: 0)
+        try await producer.close()
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
+        #expect(try await consumer.endOffset(topic: "big", partition: 0) == 1, "only the small record was written")
+        await consumer.close()
+        await server.stop()
+    }
+
+    @Test func fullBufferBlocksSendThenTimesOutAfterMaxBlock() async throws {
+        let (server, proxy) = try await brokerBehindProxy()
+        var config = ProducerConfig()
+        config.bufferBytes = 4_096
+        config.maxBlockMilliseconds = 300
+        config.lingerMilliseconds = 0
+        let producer = try await StrataProducer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
+        try await producer.send(topic: "stall", key: nil, value: [1], partition: 0)
+        proxy.stall(true)
+        let value = [UInt8](repeating: 7, count: 1_000)
+        var blocked: Error?
+        for _ in 0..<10 {
+            do {
+                try await producer.enqueue(topic: "stall", key: nil, value: value, partition: 0)
+            } catch {
+                blocked = error
+                break
+            }
+        }
+        guard case .timedOut(let api, let milliseconds)? = blocked as? ClientError else {
+            Issue.record("expected a max.block.ms timeout, got \(String(describing: blocked))")
+            return
+        }
+        #expect(api.contains("buffer.memory") && milliseconds == 300)
+        await proxy.stop()
+        await server.stop()
+    }
+
+    @Test func deliveryReportsAccountForEveryEnqueuedRecord() async throws {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.deliveryReports = true
+        config.batchBytes = 1_024
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        var ids: [UInt64: String] = [:]
+        for index in 0..<2_000 {
+            let value = "value-\(index)"
+            let id = try await producer.enqueue(
+                topic: "reports", key: Array("k\(index % 5)".utf8), value: Array(value.utf8))
+            ids[id] = value
+        }
+        try await producer.close()
+        var placed: [UInt64: (Int32, Int64)] = [:]
+        for await report in producer.deliveryReports {
+            #expect(report.error == nil)
+            for (index, id) in report.recordIds.enumerated() {
+                #expect(placed[id] == nil, "record \(id) reported twice")
+                placed[id] = (report.partition, report.offset(at: index) ?? -1)
+            }
+        }
+        #expect(Set(placed.keys) == Set(ids.keys))
+        let partitions = try await readAll(server, topic: "reports", expected: ids.count)
+        for (id, (partition, offset)) in placed {
+            let record = partitions[partition]?.first { $0.offset == offset }
+            #expect(record.map { String(buffer: $0.value!) } == ids[id], "record \(id) at \(partition)/\(offset)")
+        }
+        await server.stop()
+    }
+}

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Crash campaign: prove that nothing acknowledged is lost when `strata serve` is killed with SIGKILL.
+
+Each cycle starts the real server on the same data directory, checks what survived the previous
+kill, then runs acks=all producers (idempotent and not, several partitions, librdkafka through
+confluent-kafka) and a group consumer that commits offsets, and SIGKILLs the server at a random
+moment (small segments, so kills land mid-append, mid-fsync and mid-roll). After every restart:
+
+  * every acknowledged (partition, offset, payload) is present, exactly once, at its offset;
+  * offsets are contiguous from 0 and the log holds no payload that was never sent;
+  * `segment-dump --verify` is clean on every partition directory;
+  * committed consumer-group offsets never move backwards and never point past the log end.
+
+Checks read the new tail each cycle and the whole log every --full-every cycles and at the end.
+Exit status 0 = every check passed; 1 = a check failed (the message names partition/offset/file);
+2 = the harness itself could not run. The last stdout line is a JSON summary.
+
+usage: crash_campaign.py --strata BIN --segment-dump BIN [--cycles N] [--seed S] [--data-dir DIR]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOPIC = "crash"
+PARTITIONS = 4
+GROUP = "crash-campaign"
+SEGMENT_BYTES = 128 * 1024
+START_TIMEOUT_SECONDS = 60
+# librdkafka logs every refused reconnect while the server is down; the checks report what matters.
+QUIET = {"log_level": 0, "log.connection.close": False}
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class Server:
+    """One `strata serve` process on a fixed loopback port."""
+
+    def __init__(self, binary, data_dir, port, log_path, extra):
+        self.binary, self.data_dir, self.port, self.log_path, self.extra = binary, data_dir, port, log_path, extra
+        self.process = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        args = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
+                "--metrics", "off", "--set", f"log.segment.bytes={SEGMENT_BYTES}",
+                "--set", "offsets.topic.num.partitions=4", "--set", "group.initial.rebalance.delay.ms=0"]
+        args += self.extra
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        deadline = time.time() + START_TIMEOUT_SECONDS
+        while time.time() < deadline:
+            line = self.process.stdout.readline().decode()
+            if not line:
+                break
+            if line.startswith("strata listening on"):
+                self.port = int(line.rsplit(":", 1)[1])
+                return
+        self.process.kill()
+        raise CheckFailed(f"server did not start; see {self.log_path}")
+
+    def kill9(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+                return -9
+        return self.process.returncode if self.process else 0
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Ledger:
+    """Everything sent and acknowledged, across cycles. Shared by producer threads under `lock`."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent = set()            # payloads handed to a producer
+        self.acked = {}              # (partition, offset) -> payload
+        self.acked_payloads = {}     # payload -> (partition, offset)
+        self.committed = {}          # partition -> highest offset a commit succeeded with
+        self.delivery_errors = 0
+
+    def on_delivery(self, error, message):
+        with self.lock:
+            if error is not None:
+                self.delivery_errors += 1
+                return
+            key = (message.partition(), message.offset())
+            payload = message.value().decode()
+            if key in self.acked and self.acked[key] != payload:
+                raise CheckFailed(f"two acks for {TOPIC}-{key[0]} offset {key[1]}: "
+                                  f"{self.acked[key]!r} and {payload!r}")
+            if payload in self.acked_payloads and self.acked_payloads[payload] != key:
+                raise CheckFailed(f"payload {payload!r} acknowledged at {self.acked_payloads[payload]} and {key}")
+            self.acked[key] = payload
+            self.acked_payloads[payload] = key
+
+
+def producer_loop(bootstrap, ledger, name, idempotent, rng_seed, stop, failures):
+    from confluent_kafka import Producer
+    config = {**QUIET, "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2, "enable.idempotence": idempotent,
+              "message.timeout.ms": 60000, "socket.timeout.ms": 10000, "reconnect.backoff.max.ms": 200,
+              "compression.type": "lz4" if idempotent else "none"}
+    if not idempotent:
+        config["retries"] = 0  # a retry of an unacknowledged batch may legitimately duplicate it
+    rng = random.Random(rng_seed)
+    producer = Producer(config)
+    sequence = 0
+    try:
+        while not stop.is_set():
+            for _ in range(rng.randint(1, 50)):
+                payload = f"{name}-{sequence}-" + "x" * rng.randint(0, 200)
+                sequence += 1
+                with ledger.lock:
+                    ledger.sent.add(payload)
+                partition = rng.randrange(PARTITIONS)
+                try:
+                    producer.produce(TOPIC, value=payload.encode(), partition=partition,
+                                     on_delivery=ledger.on_delivery)
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
+            time.sleep(0.02)  # ≤ ~1 000 records/s per producer: the campaign is about kills, not volume
+    except CheckFailed as error:
+        failures.append(str(error))
+    finally:
+        try:
+            # The server is dead: drop what was never acknowledged, deliver the callbacks of what was.
+            producer.poll(0)
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+            producer.poll(0)
+        except CheckFailed as error:
+            failures.append(str(error))
+
+
+def consumer_loop(bootstrap, ledger, stop, failures):
+    """Consumes every partition from the group's committed offsets (manual assignment, so kills never
+    wait on a rebalance) and commits asynchronously; records every commit the broker acknowledged."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    def on_commit(error, partitions):
+        if error is not None:
+            return  # the kill landed mid-commit: not acknowledged
+        with ledger.lock:
+            for tp in partitions:
+                if tp.error is None and tp.offset >= 0:
+                    ledger.committed[tp.partition] = max(ledger.committed.get(tp.partition, 0), tp.offset)
+
+    consumer = Consumer({**QUIET, "bootstrap.servers": bootstrap, "group.id": GROUP, "enable.auto.commit": False,
+                         "auto.offset.reset": "earliest", "socket.timeout.ms": 5000,
+                         "reconnect.backoff.max.ms": 200, "on_commit": on_commit})
+    consumer.assign([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
+    try:
+        while not stop.is_set():
+            messages = consumer.consume(num_messages=500, timeout=0.1)
+            positions = {m.partition(): m.offset() + 1 for m in messages if not m.error()}
+            if positions:
+                consumer.commit(offsets=[TopicPartition(TOPIC, p, o) for p, o in positions.items()],
+                                asynchronous=True)
+    except Exception as error:  # noqa: BLE001 — reported as a harness failure
+        if not stop.is_set():
+            failures.append(f"consumer: {error}")
+    finally:
+        threading.Thread(target=consumer.close, daemon=True).start()  # may wait on the dead server
+
+
+def read_partitions(bootstrap, ranges):
+    """Records of partition -> [start, end) as partition -> list of (offset, payload)."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({**QUIET, "bootstrap.servers": bootstrap, "group.id": "crash-campaign-reader",
+                         "enable.auto.commit": False, "fetch.max.bytes": 8 << 20})
+    consumer.assign([TopicPartition(TOPIC, p, start) for p, (start, end) in ranges.items() if end > start])
+    records = {p: [] for p in ranges}
+    remaining = sum(max(0, end - start) for start, end in ranges.values())
+    deadline = time.time() + 120
+    try:
+        while remaining > 0 and time.time() < deadline:
+            for message in consumer.consume(num_messages=min(5000, remaining), timeout=1.0):
+                if message.error():
+                    raise CheckFailed(f"{TOPIC}-{message.partition()}: fetch error {message.error()}")
+                records[message.partition()].append((message.offset(), message.value().decode()))
+                remaining -= 1
+    finally:
+        consumer.close()
+    return records
+
+
+def verify(server, ledger, verified_end, full, segment_dump):
+    """Checks the log after a restart; returns the new verified end per partition."""
+    from confluent_kafka import Consumer, TopicPartition
+    probe = Consumer({**QUIET, "bootstrap.servers": server.bootstrap, "group.id": GROUP, "enable.auto.commit": False})
+    try:
+        ends = {}
+        for partition in range(PARTITIONS):
+            low, high = probe.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=30)
+            if low != 0:
+                raise CheckFailed(f"{TOPIC}-{partition}: log start offset {low}, expected 0")
+            ends[partition] = high
+        committed = probe.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
+    finally:
+        probe.close()
+    with ledger.lock:
+        acked = dict(ledger.acked)
+        sent = set(ledger.sent)
+        commits = dict(ledger.committed)
+    for partition in range(PARTITIONS):
+        top = max((o for (p, o) in acked if p == partition), default=-1)
+        if ends[partition] <= top:
+            raise CheckFailed(f"{TOPIC}-{partition}: log end {ends[partition]} after restart but offset {top} "
+                              "was acknowledged")
+    for tp in committed:
+        if tp.error is not None:
+            raise CheckFailed(f"OffsetFetch {TOPIC}-{tp.partition}: {tp.error}")
+        floor = commits.get(tp.partition, -1)
+        if tp.offset < floor:
+            raise CheckFailed(f"group {GROUP} {TOPIC}-{tp.partition}: committed offset went back from {floor} "
+                              f"to {tp.offset}")
+        if tp.offset > ends[tp.partition]:
+            raise CheckFailed(f"group {GROUP} {TOPIC}-{tp.partition}: committed offset {tp.offset} is past the "
+                              f"log end {ends[tp.partition]}")
+    checked = 0
+    seen_payloads = {}
+    starts = {p: 0 if full else verified_end.get(p, 0) for p in range(PARTITIONS)}
+    read = read_partitions(server.bootstrap, {p: (starts[p], ends[p]) for p in range(PARTITIONS)})
+    for partition in range(PARTITIONS):
+        start = starts[partition]
+        records = read[partition]
+        expected = list(range(start, ends[partition]))
+        offsets = [o for o, _ in records]
+        if offsets != expected:
+            missing = sorted(set(expected) - set(offsets))[:5]
+            raise CheckFailed(f"{TOPIC}-{partition}: offsets {start}..{ends[partition]} not contiguous; "
+                              f"got {len(offsets)} records, first missing {missing}")
+        for offset, payload in records:
+            if payload not in sent:
+                raise CheckFailed(f"{TOPIC}-{partition} offset {offset}: payload {payload[:40]!r} was never sent")
+            if payload in seen_payloads:
+                raise CheckFailed(f"payload {payload[:40]!r} at {TOPIC}-{partition} offset {offset} and at "
+                                  f"{seen_payloads[payload]}")
+            seen_payloads[payload] = (partition, offset)
+            want = acked.get((partition, offset))
+            if want is not None and want != payload:
+                raise CheckFailed(f"{TOPIC}-{partition} offset {offset}: acknowledged {want[:40]!r}, "
+                                  f"log holds {payload[:40]!r}")
+            checked += 1
+    if full:
+        for (partition, offset), payload in acked.items():
+            if seen_payloads.get(payload) != (partition, offset):
+                raise CheckFailed(f"acknowledged {payload[:40]!r} at {TOPIC}-{partition} offset {offset} is "
+                                  f"missing (found at {seen_payloads.get(payload)})")
+    else:
+        # Acknowledged payloads in the newly read tail must be there; older ones were checked before.
+        for (partition, offset), payload in acked.items():
+            if offset >= verified_end.get(partition, 0) and seen_payloads.get(payload) != (partition, offset):
+                raise CheckFailed(f"acknowledged {payload[:40]!r} at {TOPIC}-{partition} offset {offset} is "
+                                  f"missing (found at {seen_payloads.get(payload)})")
+    directories = [os.path.join(server.data_dir, f"{TOPIC}-{p}") for p in range(PARTITIONS)]
+    directories = [d for d in directories if os.path.isdir(d)]
+    dump = subprocess.run([segment_dump, "--verify", *directories], capture_output=True, text=True)
+    if dump.returncode != 0:
+        raise CheckFailed(f"segment-dump --verify failed ({dump.returncode}): {(dump.stdout + dump.stderr)[-2000:]}")
+    return ends, checked
+
+
+def create_topic(bootstrap):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({**QUIET, "bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)]).values():
+        future.result(timeout=30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strata", required=True)
+    parser.add_argument("--segment-dump", required=True)
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--data-dir", default=None, help="kept afterwards; default a temporary directory")
+    parser.add_argument("--min-run", type=float, default=0.2, help="shortest load phase before a kill (s)")
+    parser.add_argument("--max-run", type=float, default=2.0, help="longest load phase before a kill (s)")
+    parser.add_argument("--full-every", type=int, default=10, help="read the whole log every N cycles")
+    parser.add_argument("--set", action="append", default=[], help="extra server setting key=value")
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 31)
+    rng = random.Random(seed)
+    print(f"crash campaign: seed {seed}, {args.cycles} cycles", flush=True)
+    owned = args.data_dir is None
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="strata-crash-")
+    os.makedirs(data_dir, exist_ok=True)
+    log_path = data_dir.rstrip("/") + ".server.log"
+    extra = [x for pair in args.set for x in ("--set", pair)]
+    server = Server(args.strata, data_dir, free_port(), log_path, extra)
+    ledger = Ledger()
+    verified_end = {}
+    started = time.time()
+    totals = {"cycles": 0, "records_checked": 0, "kills": 0, "recoveries": 0,
+              "segments_truncated": 0}
+    failure = None
+    try:
+        server.start()
+        create_topic(server.bootstrap)
+        for cycle in range(1, args.cycles + 1):
+            stop = threading.Event()
+            failures = []
+            threads = [threading.Thread(target=producer_loop, args=(server.bootstrap, ledger, f"c{cycle}i{i}",
+                                                                    i % 2 == 0, rng.randrange(1 << 30), stop,
+                                                                    failures))
+                       for i in range(3)]
+            threads.append(threading.Thread(target=consumer_loop, args=(server.bootstrap, ledger, stop, failures)))
+            for thread in threads:
+                thread.start()
+            time.sleep(rng.uniform(args.min_run, args.max_run))
+            server.kill9()
+            totals["kills"] += 1
+            killed = time.time()
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+            joined = time.time()
+            if failures:
+                raise CheckFailed(f"cycle {cycle}: {failures[0]}")
+            before = os.path.getsize(log_path)
+            server.start()
+            with open(log_path, "rb") as log:
+                log.seek(before)
+                text = log.read()
+                totals["recoveries"] += b"no clean-shutdown marker" in text
+                totals["segments_truncated"] += text.count(b"recovery truncated segment")
+            restarted = time.time()
+            timing = f"clients stopped in {joined - killed:.1f} s, restart {restarted - joined:.1f} s, "
+            full = cycle % args.full_every == 0 or cycle == args.cycles
+            verified_end, checked = verify(server, ledger, verified_end, full, args.segment_dump)
+            totals["records_checked"] += checked
+            totals["cycles"] = cycle
+            print(f"cycle {cycle}: killed; acked so far {len(ledger.acked)}, log ends {verified_end}, "
+                  f"checked {checked}{' (full)' if full else ''}; {timing}checks {time.time() - restarted:.1f} s, "
+                  f"commits {ledger.committed}", flush=True)
+        status = server.stop()
+        if status != 0:
+            raise CheckFailed(f"server exited {status} on SIGTERM; see {log_path}")
+    except CheckFailed as error:
+        failure = str(error)
+    finally:
+        server.kill9()
+    summary = {"ok": failure is None, "seed": seed, **totals, "acked": len(ledger.acked), "sent": len(ledger.sent),
+               "delivery_errors": ledger.delivery_errors, "seconds": round(time.time() - started, 1),
+               "data_dir": data_dir}
+    if failure:
+        summary["error"] = failure
+        summary["server_log"] = log_path
+    elif owned:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        os.remove(log_path)
+    print(json.dumps(summary), flush=True)
+    sys.exit(0 if failure is None else 1)
+
+
+if __name__ == "__main__":
+    main()
