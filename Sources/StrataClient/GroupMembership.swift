@@ -101,20 +101,25 @@ actor GroupMembership {
 
     private func coordinatorConnection() async throws -> BrokerConnection {
         if let coordinator, coordinator.channel.isActive { return coordinator }
-        let any = try await cluster.anyConnection()
-        let response = try await any.send(FindCoordinatorRequest(key: groupId))
-        guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
-        // A connection of its own: JoinGroup answers are held by the coordinator, and heartbeats
-        // must not queue behind the consumer's long-polling fetches.
-        let connection = try await BrokerConnection.connect(
-            host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
+        let (connection, node) = try await connectCoordinator()
         guard !leaving else {
             await connection.close()
             throw ClientError.closed
         }
         coordinator = connection
-        coordinatorNode = response.nodeId
+        coordinatorNode = node
         return connection
+    }
+
+    /// FindCoordinator, then a connection of its own to the coordinator: JoinGroup answers are held
+    /// by the coordinator, and heartbeats must not queue behind the consumer's long-polling fetches.
+    private func connectCoordinator() async throws -> (BrokerConnection, Int32) {
+        let any = try await cluster.anyConnection()
+        let response = try await any.send(FindCoordinatorRequest(key: groupId))
+        guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
+        let connection = try await BrokerConnection.connect(
+            host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
+        return (connection, response.nodeId)
     }
 
     private func dropCoordinator() async {
@@ -356,24 +361,26 @@ actor GroupMembership {
         let revoked = owned
         owned = []
         let consumed = positions.remove(revoked)
-        if config.enableAutoCommit, let coordinator, coordinator.channel.isActive, generationId >= 0, !joining,
-            !consumed.isEmpty
-        {
-            try? await commit(consumed, on: coordinator)
+        // The coordinator connection may be gone (the broker restarted) or busy with a JoinGroup
+        // the coordinator holds: then a fresh one carries the last commit and the LeaveGroup.
+        var connection: BrokerConnection?
+        var fresh: BrokerConnection?
+        if let coordinator, coordinator.channel.isActive, !joining {
+            connection = coordinator
+        } else if !memberId.isEmpty {
+            fresh = try? await connectCoordinator().0
+            connection = fresh
+        }
+        if config.enableAutoCommit, let connection, generationId >= 0, !joining, !consumed.isEmpty {
+            try? await commit(consumed, on: connection)
         }
         // A static member does not leave: restarted within its session timeout, it gets its
         // partitions back without a rebalance (KIP-345, as Java's consumer does).
-        if !memberId.isEmpty && config.groupInstanceId == nil {
-            // A JoinGroup held by the coordinator would delay an answer on its connection.
-            let connection: BrokerConnection? =
-                if joining, let node = coordinatorNode {
-                    try? await cluster.connection(to: node)
-                } else {
-                    coordinator
-                }
-            _ = try? await connection?.send(
+        if !memberId.isEmpty && config.groupInstanceId == nil, let connection {
+            _ = try? await connection.send(
                 LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [.init(memberId: memberId)]))
         }
+        await fresh?.close()
         if !revoked.isEmpty { events.yield(.revoked(revoked)) }
         generationId = -1
         await dropCoordinator()

@@ -308,7 +308,14 @@ public final class StrataConsumer: Sendable {
         var requests: [ObjectIdentifier: (BrokerConnection, [TopicPartitions<FetchRequest.Partition>])] = [:]
         for (topic, partitions) in byTopic {
             for partition in partitions {
-                let leader = try await cluster.leader(topic, partition.partition)
+                let leader: BrokerConnection
+                do {
+                    leader = try await cluster.leader(topic, partition.partition)
+                } catch let error as ClientError where isGroupMember && GroupMembership.isConnectionError(error) {
+                    // The broker is away (restarting): try again shortly.
+                    try await Task.sleep(for: .milliseconds(Self.reconnectBackoffMilliseconds))
+                    return []
+                }
                 let id = ObjectIdentifier(leader)
                 var entry = requests[id] ?? (leader, [])
                 if let index = entry.1.firstIndex(where: { $0.name == topic }) {
@@ -320,11 +327,18 @@ public final class StrataConsumer: Sendable {
             }
         }
         var result: [ConsumerRecord] = []
+        var lostConnection = false
         for (connection, topics) in requests.values {
             let request = FetchRequest(
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
                 maxBytes: config.fetchMaxBytes, topics: topics)
-            let response = try await connection.send(request)
+            let response: FetchResponse
+            do {
+                response = try await connection.send(request)
+            } catch let error as ClientError where isGroupMember && GroupMembership.isConnectionError(error) {
+                lostConnection = true  // nothing of this request was absorbed: its positions stay
+                continue
+            }
             for topic in response.responses {
                 for partition in topic.partitions {
                     let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
@@ -333,8 +347,18 @@ public final class StrataConsumer: Sendable {
                 }
             }
         }
+        if lostConnection && result.isEmpty {
+            try await Task.sleep(for: .milliseconds(Self.reconnectBackoffMilliseconds))
+        }
         return result
     }
+
+    /// Whether `subscribe` made this consumer a group member.
+    private var isGroupMember: Bool { membership.withLock { $0 != nil } }
+
+    /// How long a group member waits after a fetch lost its connection (the broker restarting) before
+    /// fetching again; the next fetch reconnects.
+    static let reconnectBackoffMilliseconds = 200
 
     /// How long a group member with no partitions waits before looking again.
     static let unassignedPollMilliseconds = 20

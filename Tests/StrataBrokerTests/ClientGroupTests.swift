@@ -217,6 +217,59 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    /// The sum of `group`'s committed offsets.
+    func committedTotal(_ server: ServerProcess, _ group: String) async throws -> Int64 {
+        let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+        do {
+            let total = try await admin.listGroupOffsets(group).values.reduce(0, +)
+            try? await admin.close()
+            return total
+        } catch {
+            try? await admin.close()
+            throw error
+        }
+    }
+
+    @Test func aMemberOutlivesServerRestartsAndResumesAtItsCommits() async throws {
+        let data = NSTemporaryDirectory() + "strata-client-group-restart-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var server = try ServerProcess(extraArguments: Self.noDelay, dataDirectory: data)
+        // Restarts listen on the same port, so the member's bootstrap address stays right.
+        let again = Self.noDelay + ["--listen", "127.0.0.1:\(server.port)"]
+        try await createTopic(server, "restart")
+        try await produce(server, "restart", 0..<200)
+        let member = try await GroupReader(server, group: "restart-group", topic: "restart")
+        try await eventually("200 records read") { member.received.count == 200 }
+        try await eventually("200 committed") { try await committedTotal(server, "restart-group") == 200 }
+        #expect(server.stop() == 0)
+        server = try ServerProcess(extraArguments: again, dataDirectory: data)
+        try await produce(server, "restart", 200..<300)
+        try await eventually("the records produced after a SIGTERM restart") { member.received.count == 300 }
+        try await eventually("300 committed") { try await committedTotal(server, "restart-group") == 300 }
+        server.kill9()
+        server = try ServerProcess(extraArguments: again, dataDirectory: data)
+        defer { server.cleanup() }
+        try await produce(server, "restart", 300..<400)
+        try await eventually("the records produced after a kill -9 restart") { member.received.count == 400 }
+        // Its membership may have lapsed with the connection: wait until the restarted coordinator
+        // has it in a stable generation again (its final commit needs one).
+        try await eventually("the member stable in the restarted coordinator") {
+            let admin = try await StrataAdmin(bootstrap: [server.bootstrap])
+            let described = try? await admin.describeGroup("restart-group")
+            try? await admin.close()
+            let identity = await member.consumer.groupIdentityForTesting()
+            return described?.state == "Stable" && described?.members.map(\.memberId) == [identity?.memberId ?? ""]
+                && member.events.all.last == member.assignmentHistory.last.map { .assigned($0) }
+                && member.consumer.assignment.count == 4
+        }
+        #expect(member.received.duplicates.isEmpty, "\(member.received.duplicates)")
+        #expect(Set(member.received.values) == Set((0..<400).map { "v\($0)" }))
+        await member.close()
+        let committed = try await committedTotal(server, "restart-group")
+        #expect(committed == 400, "close commits what was read: \(member.events.all)")
+        #expect(server.stop() == 0)
+    }
+
     /// Speed target: 4 members started together are assigned within the initial delay (3 s) + 1 s;
     /// checked loosely (under 6 s) since test machines are shared.
     @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
