@@ -43,6 +43,8 @@ actor GroupMembership {
     private var owned: [TopicPartition] = []
     private var joining = false
     private var leaving = false
+    /// Tests only: heartbeats are skipped while set, so the coordinator evicts a live member.
+    var heartbeatsPaused = false
     /// A non-retriable failure (e.g. INCONSISTENT_GROUP_PROTOCOL) that ended the membership.
     private(set) var failure: ClientError?
 
@@ -66,6 +68,8 @@ actor GroupMembership {
 
     /// The current member id and generation (for tests and diagnostics).
     var identity: (memberId: String, generationId: Int32) { (memberId, generationId) }
+
+    func pauseHeartbeats(_ paused: Bool) { heartbeatsPaused = paused }
 
     private func run() async {
         var backoff = Self.retryBackoffMillisecondsMin
@@ -97,16 +101,25 @@ actor GroupMembership {
 
     private func coordinatorConnection() async throws -> BrokerConnection {
         if let coordinator, coordinator.channel.isActive { return coordinator }
+        let (connection, node) = try await connectCoordinator()
+        guard !leaving else {
+            await connection.close()
+            throw ClientError.closed
+        }
+        coordinator = connection
+        coordinatorNode = node
+        return connection
+    }
+
+    /// FindCoordinator, then a connection of its own to the coordinator: JoinGroup answers are held
+    /// by the coordinator, and heartbeats must not queue behind the consumer's long-polling fetches.
+    private func connectCoordinator() async throws -> (BrokerConnection, Int32) {
         let any = try await cluster.anyConnection()
         let response = try await any.send(FindCoordinatorRequest(key: groupId))
         guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
-        // A connection of its own: JoinGroup answers are held by the coordinator, and heartbeats
-        // must not queue behind the consumer's long-polling fetches.
         let connection = try await BrokerConnection.connect(
             host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
-        coordinator = connection
-        coordinatorNode = response.nodeId
-        return connection
+        return (connection, response.nodeId)
     }
 
     private func dropCoordinator() async {
@@ -125,6 +138,7 @@ actor GroupMembership {
         var request = JoinGroupRequest(
             groupId: groupId, sessionTimeoutMs: config.sessionTimeoutMilliseconds,
             rebalanceTimeoutMs: config.rebalanceTimeoutMilliseconds, memberId: memberId,
+            groupInstanceId: config.groupInstanceId,
             protocolType: ConsumerProtocol.protocolType,
             protocols: config.assignors.map { .init(name: $0.rawValue, metadata: subscription) })
         var joined: JoinGroupResponse?
@@ -151,7 +165,8 @@ actor GroupMembership {
         }
         let sync = try await connection.send(
             SyncGroupRequest(
-                groupId: groupId, generationId: generationId, memberId: memberId, assignments: assignments))
+                groupId: groupId, generationId: generationId, memberId: memberId,
+                groupInstanceId: config.groupInstanceId, assignments: assignments))
         if leaving { throw ClientError.closed }
         switch sync.errorCode {
         case .noError: break
@@ -257,17 +272,21 @@ actor GroupMembership {
                     try await commitConsumed(on: connection)
                 } catch let error as ClientError {
                     if Self.needsRejoin(error) { return }
-                    throw error
+                    if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { throw error }
+                    // Otherwise (e.g. COORDINATOR_LOAD_IN_PROGRESS) the next interval tries again.
                 }
             }
             if clock.now >= nextHeartbeat {
                 nextHeartbeat = clock.now.advanced(by: heartbeatEvery)
+                if heartbeatsPaused { continue }
                 let response = try await connection.send(
-                    HeartbeatRequest(groupId: groupId, generationId: generationId, memberId: memberId))
+                    HeartbeatRequest(
+                        groupId: groupId, generationId: generationId, memberId: memberId,
+                        groupInstanceId: config.groupInstanceId))
                 switch response.errorCode {
                 case .noError: continue
                 case .rebalanceInProgress, .illegalGeneration: return
-                case .unknownMemberId, .fencedInstanceId:
+                case .unknownMemberId:
                     memberId = ""
                     generationId = -1
                     return
@@ -305,6 +324,7 @@ actor GroupMembership {
         let byTopic = Dictionary(grouping: offsets, by: \.key.topic)
         let request = OffsetCommitRequest(
             groupId: groupId, generationIdOrMemberEpoch: generationId, memberId: memberId,
+            groupInstanceId: config.groupInstanceId,
             topics: byTopic.keys.sorted().map { topic in
                 TopicPartitions(
                     name: topic,
@@ -341,22 +361,26 @@ actor GroupMembership {
         let revoked = owned
         owned = []
         let consumed = positions.remove(revoked)
-        if config.enableAutoCommit, let coordinator, coordinator.channel.isActive, generationId >= 0, !joining,
-            !consumed.isEmpty
-        {
-            try? await commit(consumed, on: coordinator)
+        // The coordinator connection may be gone (the broker restarted) or busy with a JoinGroup
+        // the coordinator holds: then a fresh one carries the last commit and the LeaveGroup.
+        var connection: BrokerConnection?
+        var fresh: BrokerConnection?
+        if let coordinator, coordinator.channel.isActive, !joining {
+            connection = coordinator
+        } else if !memberId.isEmpty {
+            fresh = try? await connectCoordinator().0
+            connection = fresh
         }
-        if !memberId.isEmpty {
-            // A JoinGroup held by the coordinator would delay an answer on its connection.
-            let connection: BrokerConnection? =
-                if joining, let node = coordinatorNode {
-                    try? await cluster.connection(to: node)
-                } else {
-                    coordinator
-                }
-            _ = try? await connection?.send(
+        if config.enableAutoCommit, let connection, generationId >= 0, !joining, !consumed.isEmpty {
+            try? await commit(consumed, on: connection)
+        }
+        // A static member does not leave: restarted within its session timeout, it gets its
+        // partitions back without a rebalance (KIP-345, as Java's consumer does).
+        if !memberId.isEmpty && config.groupInstanceId == nil, let connection {
+            _ = try? await connection.send(
                 LeaveGroupRequest(groupId: groupId, memberId: memberId, members: [.init(memberId: memberId)]))
         }
+        await fresh?.close()
         if !revoked.isEmpty { events.yield(.revoked(revoked)) }
         generationId = -1
         await dropCoordinator()
@@ -375,8 +399,11 @@ actor GroupMembership {
     // MARK: Error classes
 
     static func isFatal(_ code: KafkaErrorCode) -> Bool {
-        [.inconsistentGroupProtocol, .invalidSessionTimeout, .invalidGroupId, .groupAuthorizationFailed]
-            .contains(code)
+        [
+            .inconsistentGroupProtocol, .invalidSessionTimeout, .invalidGroupId, .groupAuthorizationFailed,
+            .fencedInstanceId,
+        ]
+        .contains(code)
     }
 
     static func needsRejoin(_ error: ClientError) -> Bool {

@@ -25,6 +25,10 @@ public struct ConsumerConfig: Sendable {
 
     /// `group.id`, used when `subscribe` is not given a group.
     public var groupId: String?
+    /// `group.instance.id`: makes the member static. A static member does not leave the group on
+    /// `close()`; restarted with the same id within its session timeout it gets its partitions back
+    /// without a rebalance.
+    public var groupInstanceId: String?
     /// `session.timeout.ms`: the coordinator evicts a member silent for this long.
     public var sessionTimeoutMilliseconds: Int32 = 45_000
     /// `max.poll.interval.ms`, sent as the rebalance timeout: how long a rebalance waits for members.
@@ -67,8 +71,7 @@ public struct ConsumerRecord: Sendable {
 /// An async/await consumer of assigned partitions: `for try await record in consumer.records`.
 /// One fetch is kept in flight ahead of the caller (pipelining); records below the requested
 /// offset inside a returned batch are skipped; offset gaps (compaction) are followed; an
-/// out-of-range position is reset per `resetToEarliest`. Group subscription arrives with the
-/// consumer-groups work.
+/// out-of-range position is reset per `resetToEarliest`.
 ///
 /// Group membership (`subscribe(topics:group:)`) is run by a ``GroupMembership`` in the background:
 /// joins, the leader's assignment, heartbeats, auto-commit, and rebalances announced on
@@ -79,7 +82,7 @@ public struct ConsumerRecord: Sendable {
 /// actor; group state in the `GroupMembership` actor.
 public final class StrataConsumer: Sendable {
     public let config: ConsumerConfig
-    let cluster: Cluster
+    private let cluster: Cluster
     let positions = Positions()
     private let group: EventLoopGroup
     private let ownsGroup: Bool
@@ -114,6 +117,9 @@ public final class StrataConsumer: Sendable {
             throw .invalidArgument("subscribe needs a group id (argument or ConsumerConfig.groupId)")
         }
         guard !topics.isEmpty else { throw .invalidArgument("subscribe needs at least one topic") }
+        guard positions.assigned().isEmpty else {
+            throw .invalidArgument("subscribe after assign: a consumer uses one or the other")
+        }
         let reset: StartPosition = config.resetToEarliest ? .earliest : .latest
         try membership.withLock { (current: inout GroupMembership?) throws(ClientError) in
             guard current == nil else { throw .invalidArgument("already subscribed") }
@@ -130,7 +136,8 @@ public final class StrataConsumer: Sendable {
     }
 
     /// Commits the position after the last record yielded, for every owned partition whose position
-    /// changed since its last commit (a group member's commit; nothing to do outside a group).
+    /// changed since its last commit. Needs `subscribe`; throws REBALANCE_IN_PROGRESS while the
+    /// member is (re)joining, and the broker's error (e.g. ILLEGAL_GENERATION) if it was evicted.
     public func commit() async throws {
         guard let member = membership.withLock({ $0 }) else {
             throw ClientError.invalidArgument("commit needs a group: call subscribe(topics:group:) first")
@@ -146,6 +153,16 @@ public final class StrataConsumer: Sendable {
         try await member.commit(offsets)
     }
 
+    /// Stops (or resumes) heartbeats while the member keeps running (tests of eviction and rejoin).
+    func pauseHeartbeatsForTesting(_ paused: Bool) async {
+        await membership.withLock({ $0 })?.pauseHeartbeats(paused)
+    }
+
+    /// The group member id and generation, if subscribed (tests and diagnostics).
+    func groupIdentityForTesting() async -> (memberId: String, generationId: Int32)? {
+        await membership.withLock({ $0 })?.identity
+    }
+
     /// Stops group membership without committing or leaving and closes the connections, as a
     /// crashed process would (tests of session-timeout eviction).
     func abandonForTesting() async {
@@ -159,6 +176,9 @@ public final class StrataConsumer: Sendable {
 
     /// Assigns `partitions` of `topic` (nil: all), each starting at `start`.
     public func assign(topic: String, partitions: [Int32]? = nil, from start: StartPosition) async throws {
+        guard membership.withLock({ $0 }) == nil else {
+            throw ClientError.invalidArgument("assign after subscribe: a consumer uses one or the other")
+        }
         let known = try await cluster.partitions(of: topic).map(\.partition)
         for partition in partitions ?? known {
             guard known.contains(partition) else {

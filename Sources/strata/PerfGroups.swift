@@ -71,9 +71,9 @@ struct CommitPerf: AsyncParsableCommand {
             func percentile(_ value: Double) -> Double { Double(histogram.valueAtPercentile(value)) / 1000 }
             print(
                 String(
-                    format:
-                        "%d commits from %d members (%d in flight each) in %.1f s: %.1f commits/sec, %.2f ms avg latency, "
-                        + "%.2f ms 50th, %.2f ms 99th, %.2f ms 99.9th; group joined in %.2f s; client CPU %.2f s",
+                    format: "%d commits from %d members (%d in flight each) in %.1f s: %.1f commits/sec, "
+                        + "%.2f ms avg latency, %.2f ms 50th, %.2f ms 99th, %.2f ms 99.9th; "
+                        + "group joined in %.2f s; client CPU %.2f s",
                     total, members, inFlight, elapsed, Double(total) / elapsed, histogram.mean / 1000, percentile(50),
                     percentile(99), percentile(99.9), joined, cpu))
         }

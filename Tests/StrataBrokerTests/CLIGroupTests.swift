@@ -39,7 +39,8 @@ import Testing
         #expect(try run(["groups", "list"], server).stdout == "workers\n")
         let described = try run(["groups", "describe", "workers"], server)
         #expect(described.status == 0, "\(described.stderr)")
-        #expect(described.stdout.hasPrefix("Group: workers\tState: Empty\tProtocolType: consumer\t"), "\(described.stdout)")
+        #expect(
+            described.stdout.hasPrefix("Group: workers\tState: Empty\tProtocolType: consumer\t"), "\(described.stdout)")
         var rows = offsetRows(described.stdout)
         #expect(rows.count == 4, "\(described.stdout)")
         #expect(rows.compactMap { Int($0["CommittedOffset"] ?? "") }.reduce(0, +) == 60, "\(described.stdout)")
@@ -47,7 +48,8 @@ import Testing
         #expect(rows.compactMap { Int($0["Lag"] ?? "") }.reduce(0, +) == 40)
 
         // The next run resumes at the commits: exactly the other 40.
-        let second = try run(["consume", "jobs", "--group", "workers", "--max-messages", "40", "--format", "%v"], server)
+        let second = try run(
+            ["consume", "jobs", "--group", "workers", "--max-messages", "40", "--format", "%v"], server)
         #expect(second.status == 0, "\(second.stderr)")
         let secondLines = second.stdout.split(separator: "\n").map(String.init)
         #expect(Set(firstLines).isDisjoint(with: secondLines))
@@ -101,7 +103,9 @@ import Testing
         #expect(try run(["produce", "tasks", "--acks", "all"], server, input: input).status == 0)
         let member = Process()
         member.executableURL = URL(fileURLWithPath: strata)
-        member.arguments = ["consume", "tasks", "--group", "stoppers", "--from-beginning", "--bootstrap", server.bootstrap]
+        member.arguments = [
+            "consume", "tasks", "--group", "stoppers", "--from-beginning", "--bootstrap", server.bootstrap,
+        ]
         let output = Pipe()
         member.standardOutput = output
         member.standardError = FileHandle.nullDevice

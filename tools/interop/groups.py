@@ -20,6 +20,7 @@ scenarios:
                   another client (StrataClient): prints "joined" once it has an assignment, then, once
                   it owns exactly 2 partitions, reads COUNT/2 records from them, commits, prints what
                   it read and leaves (the topic: 4 partitions, records produced by the other side)
+  partner-kafka-python  the same with a kafka-python member (its default assignors)
 """
 import asyncio
 import json
@@ -512,40 +513,78 @@ def evict(bootstrap, topic, group, count):
     print(json.dumps({"ok": True, "took_over_seconds": round(took_over, 1)}))
 
 
-def partner(bootstrap, topic, group, count):
-    """The confluent-kafka half of a mixed group; the other member drives the scenario."""
+def confluent_partner(bootstrap, topic, group, owned):
+    """(poll, commit, close) of a confluent-kafka member keeping `owned` up to date."""
     consumer = confluent_consumer(bootstrap, group, **{"session.timeout.ms": 6000})
-    owned = set()
 
     def on_assign(_consumer, partitions):
         owned.clear()
         owned.update(p.partition for p in partitions)
 
     consumer.subscribe([topic], on_assign=on_assign)
+
+    def poll():
+        message = next_message(consumer, 0.1, "partner")
+        return [] if message is None else [(message.partition(), message.offset(), message.value())]
+
+    return poll, lambda: consumer.commit(asynchronous=False), consumer.close
+
+
+def kafka_python_partner(bootstrap, topic, group, owned):
+    """(poll, commit, close) of a kafka-python member keeping `owned` up to date."""
+    from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            owned.clear()
+
+        def on_partitions_assigned(self, assigned):
+            owned.clear()
+            owned.update(tp.partition for tp in assigned)
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                             enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500,
+                             client_id="kafka-python-partner")
+    consumer.subscribe([topic], listener=Listener())
+
+    def poll():
+        return [(tp.partition, r.offset, r.value) for tp, records in consumer.poll(timeout_ms=100).items()
+                for r in records]
+
+    return poll, consumer.commit, consumer.close
+
+
+def partner(bootstrap, topic, group, count, make=confluent_partner):
+    """One member of a mixed group whose other member drives the scenario."""
+    owned = set()
+    poll, commit, close = make(bootstrap, topic, group, owned)
     start = time.time()
     announced = False
     read = {}
     while len(read) < count // 2:
         deadline_passed(start, f"{count // 2} records in a 2-partition split (have {len(read)}, own {owned})")
-        message = next_message(consumer, 0.1, "partner")
+        records = poll()
         if owned and not announced:
             print("joined", flush=True)
             announced = True
-        if message is None:
-            continue
-        if len(owned) != PARTITIONS // 2:
-            fail(f"read {message.partition()}-{message.offset()} while owning {owned}, not a 2-way split")
-        key = f"{message.partition()}-{message.offset()}"
-        if key in read:
-            fail(f"read {key} twice")
-        read[key] = message.value().decode()
-    consumer.commit(asynchronous=False)
+        for partition, offset, value in records:
+            if len(owned) != PARTITIONS // 2:
+                fail(f"read {partition}-{offset} while owning {owned}, not a 2-way split")
+            key = f"{partition}-{offset}"
+            if key in read:
+                fail(f"read {key} twice")
+            read[key] = value.decode()
+    commit()
     assigned = sorted(owned)
-    consumer.close()
+    close()
     print(json.dumps({"ok": True, "assigned": assigned, "read": read}))
 
 
-SCENARIOS = {"partner": partner, "confluent-pair": confluent_pair, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario,
+def kafka_python_partner_scenario(bootstrap, topic, group, count):
+    partner(bootstrap, topic, group, count, make=kafka_python_partner)
+
+
+SCENARIOS = {"partner": partner, "partner-kafka-python": kafka_python_partner_scenario, "confluent-pair": confluent_pair, "kafka-python": kafka_python, "aiokafka": aiokafka_scenario,
              "mixed": mixed, "commit": commit, "evict": evict, "member": member,
              "static": static, "burst": burst}
 
