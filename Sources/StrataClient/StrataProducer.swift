@@ -192,7 +192,9 @@ public final class StrataProducer: Sendable {
         if let failure { throw failure }
     }
 
-    /// Builds the record; async only when the topic's partition count must be fetched.
+    /// Builds the record; suspends only when the topic's partition count must be fetched (the
+    /// per-record path then costs no async call before the accumulator's).
+    @inline(__always)
     private func prepare(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
         timestamp: Int64?
@@ -201,6 +203,15 @@ public final class StrataProducer: Sendable {
         if let count = cachedPartitionCount(topic, now: now) {
             return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: count)
         }
+        return try await prepareFetchingMetadata(
+            topic: topic, key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
+            now: now)
+    }
+
+    private func prepareFetchingMetadata(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
+        timestamp: Int64?, now: Int64
+    ) async throws -> Accumulator.Record {
         let fetched = Int32(try await partitions(of: topic).count)
         partitionCounts.withLock { $0[topic] = (fetched, now + 1_000) }
         return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: fetched)
