@@ -216,7 +216,9 @@ actor GroupMembership {
         let byTopic = Dictionary(grouping: assigned, by: \.topic)
         let request = OffsetFetchRequest(
             groupId: groupId,
-            topics: byTopic.keys.sorted().map { TopicPartitions(name: $0, partitions: byTopic[$0]!.map(\.partition)) })
+            topics: byTopic.keys.sorted().map {
+                TopicPartitions(name: $0, partitions: byTopic[$0, default: []].map(\.partition))
+            })
         let response = try await connection.send(request)
         guard response.errorCode == .noError else { throw ClientError.broker(.offsetFetch, response.errorCode) }
         var committed: [TopicPartition: Int64] = [:]
@@ -232,11 +234,14 @@ actor GroupMembership {
                 }
             }
         }
+        // Every start is known before any is set: a failure here leaves no position behind.
+        var starts: [TopicPartition: Int64] = [:]
+        for key in assigned where committed[key] == nil { starts[key] = try await resolve(key) }
         for key in assigned {
             if let offset = committed[key] {
                 positions.set(key, offset, committed: offset)
-            } else {
-                positions.set(key, try await resolve(key))
+            } else if let start = starts[key] {
+                positions.set(key, start)
             }
         }
     }

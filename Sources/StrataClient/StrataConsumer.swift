@@ -90,6 +90,8 @@ public final class StrataConsumer: Sendable {
     /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
     public let rebalanceEvents: AsyncStream<RebalanceEvent>
     static let rebalanceEventsBufferedMax = 1_000
+    /// Kafka's limit on topic names.
+    static let topicNameBytesMax = 249
 
     public init(
         bootstrap: [String], config: ConsumerConfig = ConsumerConfig(), group: EventLoopGroup? = nil
@@ -114,6 +116,9 @@ public final class StrataConsumer: Sendable {
             throw .invalidArgument("subscribe needs a group id (argument or ConsumerConfig.groupId)")
         }
         guard !topics.isEmpty else { throw .invalidArgument("subscribe needs at least one topic") }
+        for topic in topics where topic.isEmpty || topic.utf8.count > Self.topicNameBytesMax {
+            throw .invalidArgument("topic name \"\(topic)\" is empty or longer than \(Self.topicNameBytesMax) bytes")
+        }
         guard positions.assigned().isEmpty else {
             throw .invalidArgument("subscribe after assign: a consumer uses one or the other")
         }
