@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import StrataProtocol
 import Synchronization
@@ -82,11 +83,16 @@ actor GroupMembership {
             } catch let error as ClientError {
                 if leaving { return }
                 if case .broker(_, _, _, let code, _) = error, Self.isFatal(KafkaErrorCode(rawValue: code)) {
+                    config.logger.error(
+                        "group membership ended", metadata: ["group": "\(groupId)", "error": "\(error)"])
                     failure = error
                     await revokeAll()
                     return
                 }
                 if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { await dropCoordinator() }
+                config.logger.notice(
+                    "group membership interrupted, joining again",
+                    metadata: ["group": "\(groupId)", "error": "\(error)", "backoff_ms": "\(backoff)"])
                 try? await Task.sleep(for: .milliseconds(backoff))
                 backoff = min(backoff * 2, Self.retryBackoffMillisecondsMax)
             } catch {
@@ -179,6 +185,13 @@ actor GroupMembership {
         let assigned = try ConsumerProtocol.decodeAssignment(sync.assignment).sorted()
         try await startPositions(assigned, connection)
         owned = assigned
+        config.logger.info(
+            "joined group",
+            metadata: [
+                "group": "\(groupId)", "generation": "\(generationId)", "member": "\(memberId)",
+                "leader": "\(joined.leader == memberId)", "protocol": "\(joined.protocolName)",
+                "partitions": "\(assigned.map(\.description).joined(separator: ","))",
+            ])
         events.yield(.assigned(assigned))
     }
 
@@ -278,6 +291,8 @@ actor GroupMembership {
                 } catch let error as ClientError {
                     if Self.needsRejoin(error) { return }
                     if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { throw error }
+                    config.logger.warning(
+                        "auto-commit failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
                     // Otherwise (e.g. COORDINATOR_LOAD_IN_PROGRESS) the next interval tries again.
                 }
             }
@@ -290,8 +305,14 @@ actor GroupMembership {
                         groupInstanceId: config.groupInstanceId))
                 switch response.errorCode {
                 case .noError: continue
-                case .rebalanceInProgress, .illegalGeneration: return
+                case .rebalanceInProgress, .illegalGeneration:
+                    config.logger.debug(
+                        "heartbeat: rejoining", metadata: ["group": "\(groupId)", "reason": "\(response.errorCode)"])
+                    return
                 case .unknownMemberId:
+                    config.logger.info(
+                        "heartbeat: member unknown to the coordinator (evicted?), joining as a new member",
+                        metadata: ["group": "\(groupId)", "member": "\(memberId)"])
                     memberId = ""
                     generationId = -1
                     return

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import StrataProtocol
@@ -39,6 +40,9 @@ public struct ConsumerConfig: Sendable {
     public var autoCommitIntervalMilliseconds: Int64 = 5_000
     /// `partition.assignment.strategy`, in preference order (librdkafka's default: range, roundrobin).
     public var assignors: [PartitionAssignor] = [.range, .roundRobin]
+    /// Where group membership reports joins, rebalances and retried failures (metadata: `group`,
+    /// `generation`, `member`, `error`). Silent by default.
+    public var logger = Logger(label: "strata.consumer", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init() {}
 }
