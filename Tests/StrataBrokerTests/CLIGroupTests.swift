@@ -62,6 +62,8 @@ import Testing
         #expect(try run(["groups", "delete", "workers"], server).status == 0)
         #expect(try run(["groups", "list"], server).stdout == "")
         #expect(server.stop() == 0)
+        let unreachable = try run(["groups", "list"], server)
+        #expect(unreachable.status == 3 && unreachable.stderr.hasPrefix("strata: no broker available"), "\(unreachable)")
     }
 
     @Test func groupsDescribeShowsALiveMemberWithItsClientHostAndPartitions() throws {
