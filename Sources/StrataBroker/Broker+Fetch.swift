@@ -28,7 +28,11 @@ extension Broker {
         let partitions = request.topics.flatMap { topic in
             topic.partitions.map { TopicPartition(topic.name, $0.partition) }
         }
-        guard let waiter = waiters.register(partitions) else { return (read.response, read.slices) }
+        // A fetch of no partitions can never gain bytes: answer at once rather than park it where no
+        // append (nor the shutdown drain, which wakes waiters by partition) would ever reach it.
+        guard !partitions.isEmpty, let waiter = waiters.register(partitions) else {
+            return (read.response, read.slices)
+        }
         defer { waiters.unregister(waiter) }
         let deadline = NIODeadline.now() + .milliseconds(waitMilliseconds)
         // Re-read after registering: an append between the first read and the registration is seen.

@@ -16,6 +16,9 @@ public struct BrokerConfig: Sendable {
     /// Most partitions one topic may have (`strata.topic.partitions.max`): each holds open files and
     /// maps, so a CreateTopics asking for millions is refused with INVALID_PARTITIONS, not attempted.
     public var partitionsPerTopicMax: Int32 = 10_000
+    /// `connections.max.idle.ms`: a connection with no bytes read or written for this long is closed
+    /// (Kafka's default, 10 minutes). -1 never closes idle connections.
+    public var connectionsMaxIdleMilliseconds: Int64 = 600_000
     /// `auto.create.topics.enable`.
     public var autoCreateTopics = true
     /// `socket.request.max.bytes`: larger frames close the connection.
@@ -54,6 +57,10 @@ public struct BrokerConfig: Sendable {
             }
             autoCreateTopics = value == "true"
         case "strata.topic.partitions.max": partitionsPerTopicMax = Int32(clamping: try int(1))
+        case "connections.max.idle.ms":
+            let milliseconds = try int(-1)
+            guard milliseconds != 0 else { throw .invalidConfig(key: key, value: value, reason: "0 is not a timeout") }
+            connectionsMaxIdleMilliseconds = milliseconds
         case "socket.request.max.bytes": socketRequestMaxBytes = Int(try int(1024))
         case "message.max.bytes": try logDefaults.set("max.message.bytes", value)
         case "log.segment.bytes": try logDefaults.set("segment.bytes", value)

@@ -43,6 +43,8 @@ public final class KafkaServer: Service, Sendable {
 
     public func run() async throws {
         let frameBytesMax = broker.config.socketRequestMaxBytes
+        let idleMilliseconds = broker.config.connectionsMaxIdleMilliseconds
+        let logger = self.logger
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,6 +52,11 @@ public final class KafkaServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: broker.config.listenHost, port: broker.config.listenPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if idleMilliseconds > 0 {
+                        try channel.pipeline.syncOperations.addHandler(
+                            IdleStateHandler(allTimeout: .milliseconds(idleMilliseconds)))
+                        try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser(logger: logger))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
                     try channel.pipeline.syncOperations.addHandler(FileRegionCloser())
@@ -189,6 +196,28 @@ extension KafkaServer {
             for handle in handles { try? handle.close() }
             throw error
         }
+    }
+}
+
+/// Closes a connection that read and wrote nothing for `connections.max.idle.ms` (the
+/// `IdleStateHandler` in front of it raises the event), as Kafka's idle reaper does, so abandoned
+/// sockets do not hold descriptors forever. Lives in one channel pipeline; event-loop only.
+final class IdleConnectionCloser: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        logger.info(
+            "closing idle connection (connections.max.idle.ms)",
+            metadata: ["peer": "\(context.channel.remoteAddress?.description ?? "unknown peer")"])
+        context.close(promise: nil)
     }
 }
 

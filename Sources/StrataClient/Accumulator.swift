@@ -50,13 +50,21 @@ actor Accumulator {
 
     private typealias Waiter = CheckedContinuation<RecordMetadata, Error>
 
-    private struct OpenBatch {
+    /// A partition's batch still taking records. A class: the append path mutates it in place
+    /// after one dictionary lookup (a struct in the dictionary was copied on every append).
+    private final class OpenBatch {
         var builder: RecordBatchBuilder
         var waiters: [Waiter?] = []
         var reportIds: [UInt64] = []
         var bytes = 0
-        var generation: Int
-        var created: ContinuousClock.Instant
+        let generation: Int
+        let created: ContinuousClock.Instant
+
+        init(builder: RecordBatchBuilder, generation: Int, created: ContinuousClock.Instant) {
+            self.builder = builder
+            self.generation = generation
+            self.created = created
+        }
     }
 
     /// A closed batch: queued, in flight, or waiting to be retried.
@@ -143,7 +151,9 @@ actor Accumulator {
 
     /// Appends without waiting for the acknowledgement.
     func enqueue(_ record: Record) async throws {
-        try await waitForSpace(record.sizeEstimate)
+        if bufferedBytes > 0 && bufferedBytes + record.sizeEstimate > config.bufferBytes {
+            try await waitForSpace(record.sizeEstimate)
+        }
         add(record, waiter: nil)
     }
 
@@ -189,16 +199,23 @@ actor Accumulator {
     private func add(_ record: Record, waiter: Waiter?) {
         let partition = record.partition ?? stickyPartition(record.topic, count: record.partitionCount)
         let key = Key(topic: record.topic, partition: partition)
-        if let current = open[key], current.waiters.count > 0,
-            current.builder.estimatedSizeInBytes + record.sizeEstimate > config.batchBytes
+        let size = record.sizeEstimate
+        var found = open[key]
+        if let current = found, !current.waiters.isEmpty,
+            current.builder.estimatedSizeInBytes + size > config.batchBytes
         {
             close(key)
+            found = nil
         }
-        if open[key] == nil {
+        let batch: OpenBatch
+        if let found {
+            batch = found
+        } else {
             generation += 1
             var builder = RecordBatchBuilder(compression: .none, capacity: min(config.batchBytes, 64 << 10))
             builder.partitionLeaderEpoch = -1
-            open[key] = OpenBatch(builder: builder, generation: generation, created: .now)
+            batch = OpenBatch(builder: builder, generation: generation, created: .now)
+            open[key] = batch
             let scheduled = generation
             let linger = config.lingerMilliseconds
             Task { [weak self] in
@@ -206,13 +223,12 @@ actor Accumulator {
                 await self?.lingerExpired(key, generation: scheduled)
             }
         }
-        open[key]!.builder.append(
-            key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
-        open[key]!.waiters.append(waiter)
-        if let id = record.reportId { open[key]!.reportIds.append(id) }
-        open[key]!.bytes += record.sizeEstimate
-        bufferedBytes += record.sizeEstimate
-        if open[key]!.builder.estimatedSizeInBytes >= config.batchBytes { close(key) }
+        batch.builder.append(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
+        batch.waiters.append(waiter)
+        if let id = record.reportId { batch.reportIds.append(id) }
+        batch.bytes += size
+        bufferedBytes += size
+        if batch.builder.estimatedSizeInBytes >= config.batchBytes { close(key) }
     }
 
     private func stickyPartition(_ topic: String, count: Int32) -> Int32 {
@@ -228,7 +244,7 @@ actor Accumulator {
 
     /// Closes `key`'s open batch, queues it and sends what the partition may send.
     private func close(_ key: Key) {
-        guard var batch = open.removeValue(forKey: key) else { return }
+        guard let batch = open.removeValue(forKey: key) else { return }
         if sticky[key.topic] == key.partition { sticky[key.topic] = nil }
         if batch.builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
             batch.builder.compression = config.compression

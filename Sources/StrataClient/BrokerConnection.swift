@@ -35,6 +35,11 @@ public final class BrokerConnection: Sendable {
         do {
             channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                // Fetch responses run to megabytes: let reads grow to 1 MiB (NIO's default stops at 64 KiB).
+                .channelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16_384, maximum: 1 << 20)
+                )
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -11,12 +11,25 @@ import Synchronization
 ///
 /// Thread-safety: one `Mutex` owns all of it; no method suspends.
 final class Positions: Sendable {
-    struct Entry {
+    /// One owned partition. A class so the record iterator can keep the entry of the partition it
+    /// is yielding from and skip the dictionary lookup per record; `owned` turns false when the
+    /// entry is replaced or removed. Its fields are guarded by the `Positions` mutex.
+    final class Entry: @unchecked Sendable {
+        let key: TopicPartition
         var position: Int64
         var epoch: UInt64
         /// The offset to commit: one past the last record yielded (or where reading starts).
         var consumed: Int64
         var committed: Int64?
+        var owned = true
+
+        init(key: TopicPartition, position: Int64, epoch: UInt64, consumed: Int64, committed: Int64?) {
+            self.key = key
+            self.position = position
+            self.epoch = epoch
+            self.consumed = consumed
+            self.committed = committed
+        }
     }
 
     private struct State {
@@ -31,8 +44,10 @@ final class Positions: Sendable {
         state.withLock { state in
             let epoch = state.nextEpoch
             state.nextEpoch += 1
-            let known = committed ?? state.entries[key]?.committed
-            state.entries[key] = Entry(position: offset, epoch: epoch, consumed: offset, committed: known)
+            let previous = state.entries[key]
+            previous?.owned = false
+            let known = committed ?? previous?.committed
+            state.entries[key] = Entry(key: key, position: offset, epoch: epoch, consumed: offset, committed: known)
         }
     }
 
@@ -60,14 +75,27 @@ final class Positions: Sendable {
         }
     }
 
-    /// Whether `record` may be yielded; if so, it counts as consumed.
-    func deliver(_ record: ConsumerRecord) -> Bool {
-        let key = TopicPartition(topic: record.topic, partition: record.partition)
-        return state.withLock { state in
-            guard let entry = state.entries[key], entry.epoch == record.epoch else { return false }
-            state.entries[key]?.consumed = record.offset + 1
+    /// Whether `record` may be yielded; if so, it counts as consumed. `cached` is the caller's
+    /// entry of the partition it yielded from last (records come in runs per partition).
+    func deliver(_ record: ConsumerRecord, cached: inout Entry?) -> Bool {
+        state.withLock { state in
+            var entry = cached
+            if entry == nil || !entry!.owned || entry!.key.partition != record.partition
+                || entry!.key.topic != record.topic
+            {
+                entry = state.entries[TopicPartition(topic: record.topic, partition: record.partition)]
+                cached = entry
+            }
+            guard let entry, entry.owned, entry.epoch == record.epoch else { return false }
+            entry.consumed = record.offset + 1
             return true
         }
+    }
+
+    /// `deliver` without a cache.
+    func deliver(_ record: ConsumerRecord) -> Bool {
+        var cached: Entry?
+        return deliver(record, cached: &cached)
     }
 
     /// Gives up `keys`; returns their consumed positions (to commit).
@@ -75,7 +103,10 @@ final class Positions: Sendable {
         state.withLock { state in
             var consumed: [TopicPartition: Int64] = [:]
             for key in keys {
-                if let entry = state.entries.removeValue(forKey: key) { consumed[key] = entry.consumed }
+                if let entry = state.entries.removeValue(forKey: key) {
+                    entry.owned = false
+                    consumed[key] = entry.consumed
+                }
             }
             return consumed
         }

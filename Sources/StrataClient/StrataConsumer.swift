@@ -17,6 +17,9 @@ public struct ConsumerConfig: Sendable {
     public var partitionFetchMaxBytes: Int32 = 1 << 20
     /// `auto.offset.reset` when a position is out of range: earliest or latest.
     public var resetToEarliest = true
+    /// `retry.backoff.ms`: the pause before fetching again after a dropped connection or an
+    /// unreachable leader (the consumer retries such trouble for as long as it runs).
+    public var retryBackoffMilliseconds: Int64 = 100
     public var clientId = "strata-swift-consumer"
 
     // Group membership (used by `subscribe(topics:group:)`).
@@ -268,6 +271,7 @@ public final class StrataConsumer: Sendable {
             var buffered: [ConsumerRecord] = []
             var index = 0
             var prefetch: Task<[ConsumerRecord], Error>?
+            var entry: Positions.Entry?
 
             public mutating func next() async throws -> ConsumerRecord? {
                 while true {
@@ -282,7 +286,7 @@ public final class StrataConsumer: Sendable {
                     let record = buffered[index]
                     index += 1
                     // Revoked or moved since it was fetched: never yielded.
-                    if consumer.positions.deliver(record) { return record }
+                    if consumer.positions.deliver(record, cached: &entry) { return record }
                 }
             }
         }
@@ -313,17 +317,20 @@ public final class StrataConsumer: Sendable {
                     partition: key.partition, fetchOffset: offset,
                     partitionMaxBytes: config.partitionFetchMaxBytes))
         }
-        // Single-leader fast path is the common case; group by leader connection.
+        // Single-leader fast path is the common case; group by leader connection. Connection
+        // trouble (dropped, refused, timed out) is retried: the partitions it hit are fetched again
+        // from their positions in the next round, after a backoff and fresh metadata.
+        var troubled = false
         var requests: [ObjectIdentifier: (BrokerConnection, [TopicPartitions<FetchRequest.Partition>])] = [:]
         for (topic, partitions) in byTopic {
             for partition in partitions {
                 let leader: BrokerConnection
                 do {
                     leader = try await cluster.leader(topic, partition.partition)
-                } catch let error as ClientError where isGroupMember && GroupMembership.isConnectionError(error) {
-                    // The broker is away (restarting): try again shortly.
-                    try await Task.sleep(for: .milliseconds(Self.reconnectBackoffMilliseconds))
-                    return []
+                } catch let error as ClientError where error.isRetriable {
+                    troubled = true
+                    await cluster.invalidate(topic)
+                    continue
                 }
                 let id = ObjectIdentifier(leader)
                 var entry = requests[id] ?? (leader, [])
@@ -336,7 +343,6 @@ public final class StrataConsumer: Sendable {
             }
         }
         var result: [ConsumerRecord] = []
-        var lostConnection = false
         for (connection, topics) in requests.values {
             let request = FetchRequest(
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
@@ -344,8 +350,9 @@ public final class StrataConsumer: Sendable {
             let response: FetchResponse
             do {
                 response = try await connection.send(request)
-            } catch let error as ClientError where isGroupMember && GroupMembership.isConnectionError(error) {
-                lostConnection = true  // nothing of this request was absorbed: its positions stay
+            } catch let error as ClientError where error.isRetriable {
+                troubled = true
+                for topic in topics { await cluster.invalidate(topic.name) }
                 continue
             }
             for topic in response.responses {
@@ -356,18 +363,11 @@ public final class StrataConsumer: Sendable {
                 }
             }
         }
-        if lostConnection && result.isEmpty {
-            try await Task.sleep(for: .milliseconds(Self.reconnectBackoffMilliseconds))
+        if troubled && result.isEmpty {
+            try await Task.sleep(for: .milliseconds(config.retryBackoffMilliseconds))
         }
         return result
     }
-
-    /// Whether `subscribe` made this consumer a group member.
-    private var isGroupMember: Bool { membership.withLock { $0 != nil } }
-
-    /// How long a group member waits after a fetch lost its connection (the broker restarting) before
-    /// fetching again; the next fetch reconnects.
-    static let reconnectBackoffMilliseconds = 200
 
     /// How long a group member with no partitions waits before looking again.
     static let unassignedPollMilliseconds = 20
@@ -398,10 +398,15 @@ public final class StrataConsumer: Sendable {
         guard var bytes = data.records else { return }
         let firstOfPartition = result.count
         var next = position
+        var batchOffset = position
         do {
             while bytes.readableBytes > 0 {
                 // A trailing partial batch (brokers may cut the last one) ends the slice.
                 guard let batch = try? RecordBatch.next(from: &bytes, batchBytesMax: Int(Int32.max)) else { break }
+                batchOffset = next
+                if let base = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) {
+                    batchOffset = base
+                }
                 let header = try batch.validate(batchBytesMax: Int(Int32.max))
                 if header.isControl {
                     next = max(next, header.nextOffset)
@@ -414,12 +419,12 @@ public final class StrataConsumer: Sendable {
                         ConsumerRecord(
                             topic: topic, partition: partition, offset: record.offset,
                             timestamp: record.timestamp, key: record.key, value: record.value,
-                            headers: Array(record.headers), epoch: origin.epoch))
+                            headers: record.headers.count == 0 ? [] : Array(record.headers), epoch: origin.epoch))
                 }
                 next = max(next, header.nextOffset)
             }
         } catch {
-            throw ClientError.protocolViolation(broker: "fetch \(topic)-\(partition)", reason: "\(error)")
+            throw ClientError.corruptBatch(topic: topic, partition: partition, offset: batchOffset, reason: "\(error)")
         }
         if !positions.advance(key, from: position, epoch: origin.epoch, to: next) {
             // Moved (seek, rebalance) while the fetch was out: its records are stale.

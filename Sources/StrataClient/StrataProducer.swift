@@ -109,6 +109,9 @@ public final class StrataProducer: Sendable {
     private let group: EventLoopGroup
     private let ownsGroup: Bool
     private let nextRecordId = Mutex<UInt64>(0)
+    /// Partition counts per topic, re-read from the cluster after a second (`until`: wall-clock
+    /// milliseconds): placing a record then costs no trip through the `Cluster` actor.
+    private let partitionCounts = Mutex<[String: (count: Int32, until: Int64)]>([:])
 
     /// Connects to one of `bootstrap` (`host:port`), retrying for up to `max.block.ms` (then
     /// `ClientError.noBrokerAvailable` names the addresses tried).
@@ -189,29 +192,53 @@ public final class StrataProducer: Sendable {
         if let failure { throw failure }
     }
 
+    /// Builds the record; async only when the topic's partition count must be fetched.
     private func prepare(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
         timestamp: Int64?
     ) async throws -> Accumulator.Record {
+        let now = Self.wallClockMilliseconds()
+        if let count = cachedPartitionCount(topic, now: now) {
+            return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: count)
+        }
+        let fetched = Int32(try await partitions(of: topic).count)
+        partitionCounts.withLock { $0[topic] = (fetched, now + 1_000) }
+        return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: fetched)
+    }
+
+    private func cachedPartitionCount(_ topic: String, now: Int64) -> Int32? {
+        partitionCounts.withLock { counts in counts[topic].flatMap { $0.until > now ? $0.count : nil } }
+    }
+
+    private func makeRecord(
+        _ topic: String, _ key: [UInt8]?, _ value: [UInt8]?, _ headers: [RecordHeader], _ partition: Int32?,
+        _ timestamp: Int64, count partitionCount: Int32
+    ) throws -> Accumulator.Record {
         let size = Accumulator.Record.encodedSizeBound(key: key, value: value, headers: headers)
         if size > config.maxRequestBytes || size > config.bufferBytes {
             throw ClientError.recordTooLarge(
                 topic: topic, bytes: size, limit: min(config.maxRequestBytes, config.bufferBytes))
         }
-        let partitions = try await partitions(of: topic)
         let target: Int32?
         if let partition {
-            guard partitions.contains(where: { $0.partition == partition }) else {
+            // Kafka numbers a topic's partitions 0..<count.
+            guard partition >= 0 && partition < partitionCount else {
                 throw ClientError.broker(.produce, .unknownTopicOrPartition, topic: topic, partition: partition)
             }
             target = partition
         } else {
-            target = config.partitioner.partition(for: key, count: Int32(partitions.count))
+            target = config.partitioner.partition(for: key, count: partitionCount)
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
         return Accumulator.Record(
-            topic: topic, partition: target, partitionCount: Int32(partitions.count), key: key,
-            value: value, headers: headers, timestamp: timestamp ?? now)
+            topic: topic, partition: target, partitionCount: partitionCount, key: key,
+            value: value, headers: headers, timestamp: timestamp)
+    }
+
+    /// Milliseconds since the epoch (the record timestamp), straight from the clock.
+    static func wallClockMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     /// The topic's partitions, retrying retriable trouble (broker down, leader unknown) for up to

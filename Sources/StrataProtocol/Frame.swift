@@ -59,8 +59,18 @@ public struct KafkaFrameDecoder: ByteToMessageDecoder {
         self.frameBytesMax = frameBytesMax
     }
 
+    /// The most a partially received frame reserves ahead (2 MiB: a fetch or produce of 1 MiB batches).
+    static let reserveBytesMax = 2 << 20
+
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try KafkaFrame.next(from: &buffer, frameBytesMax: frameBytesMax) else {
+            // A large frame arrives over many reads: make room for it now, so the cumulation
+            // buffer does not grow (and copy itself) step by step. Capped: a peer's declared size
+            // alone must not reserve much memory.
+            if let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self), size > 0 {
+                let missing = min(4 + Int(size), Self.reserveBytesMax) - buffer.readableBytes
+                if missing > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: missing) }
+            }
             return .needMoreData
         }
         context.fireChannelRead(Self.wrapInboundOut(frame))

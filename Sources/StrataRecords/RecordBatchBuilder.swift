@@ -59,30 +59,65 @@ public struct RecordBatchBuilder: Sendable {
     public mutating func append(
         offsetDelta: Int32, key: ByteBuffer?, value: ByteBuffer?, headers: [RecordHeader] = [], timestamp: Int64
     ) {
+        appendRecord(
+            offsetDelta: offsetDelta, keyLength: key?.readableBytes ?? -1, valueLength: value?.readableBytes ?? -1,
+            headers: headers, timestamp: timestamp,
+            writeKey: { if let key { $0.writeImmutableBuffer(key) } },
+            writeValue: { if let value { $0.writeImmutableBuffer(value) } })
+    }
+
+    /// Convenience for byte arrays: the bytes are copied straight into the batch (no intermediate
+    /// buffers: this is the producer's per-record path).
+    public mutating func append(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64) {
+        appendRecord(
+            offsetDelta: nextOffsetDelta, keyLength: key?.count ?? -1, valueLength: value?.count ?? -1,
+            headers: headers, timestamp: timestamp,
+            writeKey: { if let key { $0.writeBytes(key) } },
+            writeValue: { if let value { $0.writeBytes(value) } })
+    }
+
+    /// Writes one record: the varint fields go through one small write each side of the key, so a
+    /// record costs a handful of buffer operations rather than one per byte.
+    @inline(__always)
+    private mutating func appendRecord(
+        offsetDelta: Int32, keyLength: Int, valueLength: Int, headers: [RecordHeader], timestamp: Int64,
+        writeKey: (inout ByteBuffer) -> Void, writeValue: (inout ByteBuffer) -> Void
+    ) {
         precondition(offsetDelta >= nextOffsetDelta, "offset deltas must increase")
         if count == 0 { baseTimestamp = fixedBaseTimestamp ?? timestamp }
         maxTimestamp = Swift.max(maxTimestamp, timestamp)
         nextOffsetDelta = offsetDelta + 1
         let timestampDelta = timestamp &- baseTimestamp
-        let keyLength = Int32(key?.readableBytes ?? -1)
-        let valueLength = Int32(value?.readableBytes ?? -1)
+        let keyLength32 = Int32(keyLength)
+        let valueLength32 = Int32(valueLength)
         var bodySize = 1 + Varint.size(timestampDelta) + Varint.size(offsetDelta)
-        bodySize += Varint.size(keyLength) + Swift.max(0, Int(keyLength))
-        bodySize += Varint.size(valueLength) + Swift.max(0, Int(valueLength))
+        bodySize += Varint.size(keyLength32) + Swift.max(0, keyLength)
+        bodySize += Varint.size(valueLength32) + Swift.max(0, valueLength)
         bodySize += Varint.size(Int32(headers.count))
         for header in headers {
             let hk = Int32(header.key.utf8.count)
             let hv = Int32(header.value?.readableBytes ?? -1)
             bodySize += Varint.size(hk) + Int(hk) + Varint.size(hv) + Swift.max(0, Int(hv))
         }
-        Varint.write(Int32(bodySize), to: &records)
-        records.writeInteger(Int8(0))
-        Varint.write(timestampDelta, to: &records)
-        Varint.write(offsetDelta, to: &records)
-        Varint.write(keyLength, to: &records)
-        if let key { records.writeImmutableBuffer(key) }
-        Varint.write(valueLength, to: &records)
-        if let value { records.writeImmutableBuffer(value) }
+        records.reserveCapacity(minimumWritableBytes: bodySize + 5)
+        // length, attributes, timestampDelta, offsetDelta, keyLength: at most 5 + 1 + 10 + 5 + 5 bytes.
+        records.writeWithUnsafeMutableBytes(minimumWritableBytes: 26) { out in
+            var at = 0
+            Varint.encode(UInt64(Varint.zigZag32(Int32(bodySize))), into: out, at: &at)
+            out[at] = 0
+            at += 1
+            Varint.encode(Varint.zigZag64(timestampDelta), into: out, at: &at)
+            Varint.encode(UInt64(Varint.zigZag32(offsetDelta)), into: out, at: &at)
+            Varint.encode(UInt64(Varint.zigZag32(keyLength32)), into: out, at: &at)
+            return at
+        }
+        writeKey(&records)
+        records.writeWithUnsafeMutableBytes(minimumWritableBytes: 5) { out in
+            var at = 0
+            Varint.encode(UInt64(Varint.zigZag32(valueLength32)), into: out, at: &at)
+            return at
+        }
+        writeValue(&records)
         Varint.write(Int32(headers.count), to: &records)
         for header in headers {
             Varint.write(Int32(header.key.utf8.count), to: &records)
@@ -91,13 +126,6 @@ public struct RecordBatchBuilder: Sendable {
             if let value = header.value { records.writeImmutableBuffer(value) }
         }
         count += 1
-    }
-
-    /// Convenience for byte arrays and strings.
-    public mutating func append(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [], timestamp: Int64) {
-        append(
-            key: key.map { ByteBuffer(bytes: $0) }, value: value.map { ByteBuffer(bytes: $0) },
-            headers: headers, timestamp: timestamp)
     }
 
     /// Encodes the batch. Precondition: at least one record was appended. `lastOffsetDelta`

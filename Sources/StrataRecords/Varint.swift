@@ -36,6 +36,20 @@ public enum Varint {
         writeUnsigned(zigZag64(value), to: &buffer)
     }
 
+    /// Encodes `value` as an unsigned varint at `out[at...]`, advancing `at` (the caller
+    /// guarantees room: up to 10 bytes).
+    @inlinable @inline(__always)
+    public static func encode(_ value: UInt64, into out: UnsafeMutableRawBufferPointer, at: inout Int) {
+        var v = value
+        while v >= 0x80 {
+            out[at] = UInt8(truncatingIfNeeded: v) | 0x80
+            at &+= 1
+            v >>= 7
+        }
+        out[at] = UInt8(truncatingIfNeeded: v)
+        at &+= 1
+    }
+
     @inlinable
     static func writeUnsigned(_ value: UInt64, to buffer: inout ByteBuffer) {
         var v = value

@@ -37,6 +37,11 @@ public final class LogManager: Sendable {
     public static let logStartFile = "log-start-offset-checkpoint"
     public static let cleanerCheckpointFile = "cleaner-offset-checkpoint"
     public static let topicFile = "topic.json"
+    /// Files the data directory holds besides partition directories (and `*.tmp` atomic-write leftovers).
+    static let knownDataDirectoryEntries: Set<String> = [
+        "meta.properties", cleanShutdownMarker, recoveryPointFile, logStartFile, cleanerCheckpointFile,
+        producerIdBlockFile,
+    ]
 
     public let dataDirectory: String
     public let clusterId: String
@@ -115,7 +120,15 @@ public final class LogManager: Sendable {
                 "no clean-shutdown marker: recovering unflushed segments", metadata: ["dir": "\(dataDirectory)"])
         }
         for name in try fileSystem.listDirectory(dataDirectory).sorted() {
-            guard let partition = TopicPartition(directoryName: name) else { continue }
+            guard let partition = TopicPartition(directoryName: name) else {
+                if !LogManager.knownDataDirectoryEntries.contains(name) && !name.hasSuffix(".tmp") {
+                    // Not ours: left alone (never deleted), named so an operator can find it.
+                    logger.warning(
+                        "ignoring unknown entry in the data directory (not a <topic>-<partition> directory)",
+                        metadata: ["path": "\(dataDirectory)/\(name)"])
+                }
+                continue
+            }
             let directory = dataDirectory + "/" + name
             guard let description = try readTopicFile(directory, fileSystem: fileSystem) else {
                 logger.warning("skipping partition directory without topic.json", metadata: ["dir": "\(directory)"])

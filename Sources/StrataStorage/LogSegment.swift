@@ -163,6 +163,7 @@ final class LogSegment: @unchecked Sendable {
     ) throws(StorageError)
         -> String?
     {
+        try checkFirstBatchBelongs(nextSegmentBase: nextSegmentBase)
         if let last = offsetIndex.lastEntry, last.position >= size || last.offset < baseOffset {
             return "index \(offsetIndex.file.path) last entry (\(last.offset), \(last.position)) outside the log"
         }
@@ -194,6 +195,25 @@ final class LogSegment: @unchecked Sendable {
         return nil
     }
 
+    /// Refuses a segment whose first batch lies outside the offsets its file name gives it (below its
+    /// base, or at or past the next segment's base). No crash or cleaning makes such a file: it was
+    /// copied from another partition or renamed, and serving it would hand out another log's
+    /// records, so opening stops with an error naming the file. Reads one batch header.
+    func checkFirstBatchBelongs(nextSegmentBase: Int64?) throws(StorageError) {
+        guard size >= RecordBatchHeader.Layout.size else { return }
+        let map = try mapping(covering: RecordBatchHeader.Layout.size)
+        guard let header = try? RecordBatchHeader(parsing: map.bytes(0..<RecordBatchHeader.Layout.size)) else {
+            return  // unreadable bytes are recovery's business
+        }
+        if header.baseOffset < baseOffset || nextSegmentBase.map({ header.baseOffset >= $0 }) == true {
+            throw .corruptSegment(
+                path: logPath, position: 0,
+                reason: "first batch has offset \(header.baseOffset), outside this segment's range (base "
+                    + "\(baseOffset)\(nextSegmentBase.map { ", next segment \($0)" } ?? "")): a segment from "
+                    + "another partition or a renamed file; move it away to start")
+        }
+    }
+
     /// Re-validates every batch (size, magic, CRC, offsets increasing and fitting this segment),
     /// rebuilds both indexes and truncates the file at the first invalid batch.
     func recover(config: LogConfig, logger: Logger) throws(StorageError) -> SegmentRecoveryResult {
@@ -208,6 +228,7 @@ final class LogSegment: @unchecked Sendable {
         var batches = 0
         var reason: String?
         if fileSize > 0 {
+            try checkFirstBatchBelongs(nextSegmentBase: nil)
             let map = try mapping(covering: fileSize)
             while position < fileSize {
                 let bytes = map.bytes(position..<fileSize)

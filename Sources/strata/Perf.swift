@@ -161,6 +161,7 @@ struct ConsumePerf: AsyncParsableCommand {
             let startDate = Date()
             var count = 0
             var bytes = 0
+            let numRecords = numRecords  // a property wrapper read per record costs more than the record
             if numRecords > 0 {
                 for try await record in consumer.records {
                     count += 1

@@ -47,6 +47,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "strata")
+        Self.raiseOpenFilesLimit(logger: logger)
         var brokerConfig = BrokerConfig()
         (brokerConfig.listenHost, brokerConfig.listenPort) = try Self.hostPort(listen, option: "--listen")
         if let advertise {
@@ -128,6 +129,24 @@ struct Serve: AsyncParsableCommand {
             pairs.append((String(setting[..<equals]), String(setting[setting.index(after: equals)...])))
         }
         return pairs
+    }
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit: every connection and every partition's
+    /// segment files take descriptors, and distributions default the soft limit to 1024.
+    static func raiseOpenFilesLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let before = limit.rlim_cur
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+                logger.warning(
+                    "could not raise the open files limit",
+                    metadata: ["soft": "\(before)", "hard": "\(limit.rlim_max)", "errno": "\(errno)"])
+                return
+            }
+        }
+        logger.info("open files limit", metadata: ["soft": "\(limit.rlim_cur)", "was": "\(before)"])
     }
 
     static func hostPort(_ text: String, option: String) throws -> (String, Int) {

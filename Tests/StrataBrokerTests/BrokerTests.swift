@@ -24,9 +24,11 @@ final class BrokerHarness: @unchecked Sendable {
         return logger
     }()
 
-    init(config: BrokerConfig = BrokerConfig(), directory: String? = nil) throws {
+    init(config: BrokerConfig = BrokerConfig(), directory: String? = nil,
+         fileSystem: FileSystem = PosixFileSystem()) throws {
         self.directory = directory ?? NSTemporaryDirectory() + "strata-broker-\(UUID().uuidString)"
-        logs = try LogManager.open(dataDirectory: self.directory, defaultConfig: config.logDefaults, logger: Self.quiet)
+        logs = try LogManager.open(dataDirectory: self.directory, defaultConfig: config.logDefaults,
+                                   fileSystem: fileSystem, logger: Self.quiet)
         broker = Broker(config: config, logs: logs, logger: Self.quiet)
     }
 

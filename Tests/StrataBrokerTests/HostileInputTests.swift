@@ -212,6 +212,91 @@ final class RawConnection {
         #expect(Date().timeIntervalSince(started) < 5, "drain took \(Date().timeIntervalSince(started)) s")
     }
 
+    /// `connections.max.idle.ms`: a silent connection is closed by the server; a talking one is not.
+    /// Also: `strata serve` raises its soft open-files limit to the hard limit (started here with a
+    /// soft limit of 1024 inherited from the test process).
+    @Test func idleConnectionsAreReapedAndTheOpenFilesLimitIsRaised() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let saved = limit
+        limit.rlim_cur = min(1024, limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let started = Result { try ServerProcess(extraArguments: ["--set", "connections.max.idle.ms=400"]) }
+        var restore = saved
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore)
+        let server = try started.get()
+        defer { server.cleanup() }
+        let limits = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }
+        let fields = openFiles?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        #expect(fields.count >= 5 && fields[3] == fields[4], "soft = hard: \(openFiles ?? "none")")
+        let silent = try RawConnection(port: server.port)
+        let talking = try RawConnection(port: server.port)
+        for index in 0..<12 {
+            var request = ByteBuffer()
+            ApiVersionsRequest().encodeFrame(into: &request, version: 0, correlationId: Int32(index), clientId: "t")
+            talking.send(request)
+            #expect(talking.receiveFrame() != nil, "talking connection answered (\(index))")
+            var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            nanosleep(&pause, nil)  // the traffic pattern under test, not a wait for a condition
+        }
+        #expect(silent.isClosedByPeer(), "silent connection closed after connections.max.idle.ms")
+        #expect(server.stderrText.contains("closing idle connection"))
+        #expect(server.stop() == 0)
+    }
+
+    /// Regression (long protocol fuzzing run, seed 20261205): CreateTopics of thousands of partitions
+    /// ran on the cooperative thread pool every connection's requests run on; two of them on 2 cores
+    /// stalled every other client for 12 s. Admin file work now runs on its own threads.
+    @Test func bigCreateTopicsDoesNotStallOtherClients() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let creators = try (0..<2).map { index in
+            let connection = try RawConnection(port: server.port)
+            var request = CreateTopicsRequest()
+            request.topics = [.init(name: "big\(index)", numPartitions: 500, replicationFactor: 1)]
+            request.timeoutMs = 60_000
+            var frame = ByteBuffer()
+            request.encodeFrame(into: &frame, version: 0, correlationId: 1, clientId: "creator")
+            connection.send(frame)
+            return connection
+        }
+        // While both creations run, a fresh client is answered.
+        let probe = try RawConnection(port: server.port)
+        var versions = ByteBuffer()
+        ApiVersionsRequest().encodeFrame(into: &versions, version: 0, correlationId: 2, clientId: "probe")
+        probe.send(versions)
+        #expect(probe.receiveFrame() != nil)
+        // Ordering, not timing: when the probe has its answer, a creation is still under way.
+        var pending = creators.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        let answered = poll(&pending, nfds_t(pending.count), 0)
+        #expect(answered < creators.count, "both 500-partition creations finished before a 1-request probe was answered")
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
+        for creator in creators {
+            setsockopt(creator.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            #expect(creator.receiveFrame() != nil)
+        }
+        #expect(server.stop() == 0)
+    }
+
+    /// Regression (protocol fuzzing input 5639 of seed 2634021797): a Fetch of no partitions with
+    /// max_wait_ms 30 s parked where nothing could wake it, holding SIGTERM's drain for 30 s.
+    @Test func fetchOfNoPartitionsIsAnsweredAtOnce() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let connection = try RawConnection(port: server.port)
+        var frame = ByteBuffer()
+        FetchRequest(maxWaitMs: 30_000, minBytes: 1, topics: []).encodeFrame(
+            into: &frame, version: 5, correlationId: 3, clientId: "t")
+        connection.send(frame)
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var answer = try #require(connection.receiveFrame(), "answered well before max_wait_ms")
+        #expect(try ResponseHeader(from: &answer, version: 0).correlationId == 3)
+        #expect(try FetchResponse(from: &answer, version: 5).responses.isEmpty)
+        #expect(server.stop() == 0)
+    }
+
     /// Regression (protocol fuzzing, issue #10): a client that pipelined more than
     /// `pipelinedRequestsMax` requests and vanished without reading left its connection task waiting
     /// forever for a free slot, so SIGTERM never finished.

@@ -18,6 +18,7 @@ import Glibc
     /// Growth of the server's resident set over its size after warm-up that fails the run.
     static let rssGrowthBytesMax = 256 << 20
     static let wellBehavedEveryInputs = 250
+    static let progressEveryInputs = 100_000
 
     @Test func fuzzedFramesNeitherCrashNorDisturbOthers() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -33,8 +34,12 @@ import Glibc
         var peak = baseline
         var counts: [ProtocolFuzzer.Kind: Int] = [:]
         let started = Date()
-        for index in 0..<inputs {
+        // STRATA_FUZZ_FIRST replays a window of inputs (first ..< first + inputs), e.g. to bisect.
+        let first = environment["STRATA_FUZZ_FIRST"].flatMap { Int($0) } ?? 0
+        let dump = environment["STRATA_FUZZ_DUMP"] == "1"
+        for index in first..<(first + inputs) {
             let (kind, bytes) = fuzzer.input(index)
+            if dump { print("input \(index) \(kind): \(bytes.map { String($0, radix: 16) }.joined(separator: " "))") }
             counts[kind, default: 0] += 1
             guard server.process.isRunning else {
                 Issue.record(
@@ -44,10 +49,25 @@ import Glibc
             Self.deliver(bytes, port: server.port)
             if index % Self.wellBehavedEveryInputs == 0 {
                 do { try good.exchange() } catch {
-                    Issue.record("well-behaved client failed after input \(index) (seed \(seed)): \(error)")
+                    let kept = NSTemporaryDirectory() + "strata-fuzz-failure-\(seed)-\(index).log"
+                    try? FileManager.default.copyItem(atPath: server.stderrPath, toPath: kept)
+                    let state =
+                        server.process.isRunning ? "running" : "exited \(server.process.terminationStatus)"
+                    let descriptors = Self.openDescriptors(pid: server.process.processIdentifier)
+                    let tail = String(server.stderrText.suffix(3000))
+                    let message =
+                        "well-behaved client failed after input \(index) (seed \(seed)): \(error); server \(state), "
+                        + "open fds \(descriptors), log kept in \(kept); stderr tail:\n\(tail)"
+                    Issue.record(Comment(rawValue: message))
                     return
                 }
                 peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
+            }
+            if (index - first + 1) % Self.progressEveryInputs == 0 {
+                print(
+                    "protocol fuzz: \(index - first + 1) inputs, \(Int(Date().timeIntervalSince(started))) s, "
+                        + "\(good.exchanges) well-behaved exchanges ok, RSS peak \(peak >> 20) MiB, "
+                        + "open fds \(Self.openDescriptors(pid: server.process.processIdentifier))")
             }
         }
         try good.exchange()
@@ -76,6 +96,11 @@ import Glibc
         while scratch.withUnsafeMutableBytes({ recv(connection.fd, $0.baseAddress, $0.count, 0) }) > 0 {}
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Open descriptors of a process (-1 when unreadable).
+    static func openDescriptors(pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
     /// VmRSS of a process from /proc, in bytes (0 when unreadable).

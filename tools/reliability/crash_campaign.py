@@ -30,6 +30,10 @@ import threading
 import time
 
 TOPIC = "crash"
+# A compacted topic (1 partition, 64 KiB segments, 40 keys) cleaned continuously, so kills also land
+# mid-cleaning: the latest acknowledged value of every key must survive (or a later one replace it).
+COMPACT_TOPIC = "crash-compacted"
+COMPACT_KEYS = 40
 PARTITIONS = 4
 GROUP = "crash-campaign"
 SEGMENT_BYTES = 128 * 1024
@@ -53,7 +57,8 @@ class Server:
         log = open(self.log_path, "ab")
         args = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
                 "--metrics", "off", "--set", f"log.segment.bytes={SEGMENT_BYTES}",
-                "--set", "offsets.topic.num.partitions=4", "--set", "group.initial.rebalance.delay.ms=0"]
+                "--set", "offsets.topic.num.partitions=4", "--set", "group.initial.rebalance.delay.ms=0",
+                "--set", "log.cleaner.backoff.ms=50", "--set", "log.retention.check.interval.ms=200"]
         args += self.extra
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
         log.close()
@@ -104,6 +109,7 @@ class Ledger:
         self.acked = {}              # (partition, offset) -> payload
         self.acked_payloads = {}     # payload -> (partition, offset)
         self.committed = {}          # partition -> highest offset a commit succeeded with
+        self.compact_acked = {}      # offset -> (key, payload) in COMPACT_TOPIC partition 0
         self.delivery_errors = 0
 
     def on_delivery(self, error, message):
@@ -111,8 +117,11 @@ class Ledger:
             if error is not None:
                 self.delivery_errors += 1
                 return
-            key = (message.partition(), message.offset())
             payload = message.value().decode()
+            if message.topic() == COMPACT_TOPIC:
+                self.compact_acked[message.offset()] = (message.key().decode(), payload)
+                return
+            key = (message.partition(), message.offset())
             if key in self.acked and self.acked[key] != payload:
                 raise CheckFailed(f"two acks for {TOPIC}-{key[0]} offset {key[1]}: "
                                   f"{self.acked[key]!r} and {payload!r}")
@@ -122,7 +131,7 @@ class Ledger:
             self.acked_payloads[payload] = key
 
 
-def producer_loop(bootstrap, ledger, name, idempotent, rng_seed, stop, failures):
+def producer_loop(bootstrap, ledger, name, idempotent, rng_seed, stop, failures, compact=False):
     from confluent_kafka import Producer
     config = {**QUIET, "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2, "enable.idempotence": idempotent,
               "message.timeout.ms": 60000, "socket.timeout.ms": 10000, "reconnect.backoff.max.ms": 200,
@@ -139,10 +148,13 @@ def producer_loop(bootstrap, ledger, name, idempotent, rng_seed, stop, failures)
                 sequence += 1
                 with ledger.lock:
                     ledger.sent.add(payload)
-                partition = rng.randrange(PARTITIONS)
                 try:
-                    producer.produce(TOPIC, value=payload.encode(), partition=partition,
-                                     on_delivery=ledger.on_delivery)
+                    if compact:
+                        producer.produce(COMPACT_TOPIC, key=f"k{rng.randrange(COMPACT_KEYS)}".encode(),
+                                         value=payload.encode(), partition=0, on_delivery=ledger.on_delivery)
+                    else:
+                        producer.produce(TOPIC, value=payload.encode(), partition=rng.randrange(PARTITIONS),
+                                         on_delivery=ledger.on_delivery)
                 except BufferError:
                     producer.poll(0.05)
             producer.poll(0)
@@ -288,10 +300,69 @@ def verify(server, ledger, verified_end, full, segment_dump):
     return ends, checked
 
 
+def verify_compacted(server, ledger, segment_dump):
+    """The compacted topic: offsets increase, payloads were sent and appear once, and for every key
+    its latest acknowledged record is present at its offset unless a later record of the key is."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({**QUIET, "bootstrap.servers": server.bootstrap, "group.id": "crash-campaign-reader",
+                         "enable.auto.commit": False, "fetch.max.bytes": 8 << 20})
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(COMPACT_TOPIC, 0), timeout=30)
+        consumer.assign([TopicPartition(COMPACT_TOPIC, 0, low)])
+        records = []
+        deadline = time.time() + 120
+        while high > low and (not records or records[-1][0] < high - 1) and time.time() < deadline:
+            for message in consumer.consume(num_messages=5000, timeout=1.0):
+                if message.error():
+                    raise CheckFailed(f"{COMPACT_TOPIC}-0: fetch error {message.error()}")
+                records.append((message.offset(), message.key().decode(), message.value().decode()))
+    finally:
+        consumer.close()
+    with ledger.lock:
+        acked = dict(ledger.compact_acked)
+        sent = set(ledger.sent)
+    if high > low and (not records or records[-1][0] != high - 1):
+        raise CheckFailed(f"{COMPACT_TOPIC}-0: read up to {records[-1][0] if records else None}, log end {high}")
+    offsets = [o for o, _, _ in records]
+    if offsets != sorted(set(offsets)):
+        raise CheckFailed(f"{COMPACT_TOPIC}-0: offsets not strictly increasing")
+    by_offset = {o: (k, v) for o, k, v in records}
+    latest_present = {}
+    for offset, key, payload in records:
+        if payload not in sent:
+            raise CheckFailed(f"{COMPACT_TOPIC}-0 offset {offset}: payload {payload[:40]!r} was never sent")
+        latest_present[key] = offset
+    if len({v for _, _, v in records}) != len(records):
+        raise CheckFailed(f"{COMPACT_TOPIC}-0: a payload appears twice")
+    latest_acked = {}
+    for offset, (key, payload) in acked.items():
+        if offset >= high:
+            raise CheckFailed(f"{COMPACT_TOPIC}-0: acknowledged offset {offset} is past the log end {high}")
+        if offset > latest_acked.get(key, (-1, None))[0]:
+            latest_acked[key] = (offset, payload)
+    for key, (offset, payload) in latest_acked.items():
+        present = by_offset.get(offset)
+        if present is not None and present != (key, payload):
+            raise CheckFailed(f"{COMPACT_TOPIC}-0 offset {offset}: acknowledged {key}={payload[:30]!r}, "
+                              f"log holds {present[0]}={present[1][:30]!r}")
+        if present is None and latest_present.get(key, -1) <= offset:
+            raise CheckFailed(f"{COMPACT_TOPIC}-0: key {key}'s latest acknowledged record (offset {offset}) is gone "
+                              f"and no later record of the key replaced it")
+    directory = os.path.join(server.data_dir, f"{COMPACT_TOPIC}-0")
+    dump = subprocess.run([segment_dump, "--verify", directory], capture_output=True, text=True)
+    if dump.returncode != 0:
+        raise CheckFailed(f"segment-dump --verify {directory} failed: {(dump.stdout + dump.stderr)[-2000:]}")
+    return len(records), high
+
+
 def create_topic(bootstrap):
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({**QUIET, "bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)]).values():
+    topics = [NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1),
+              NewTopic(COMPACT_TOPIC, num_partitions=1, replication_factor=1,
+                       config={"cleanup.policy": "compact", "segment.bytes": "65536",
+                               "min.cleanable.dirty.ratio": "0.01"})]
+    for future in admin.create_topics(topics).values():
         future.result(timeout=30)
 
 
@@ -320,7 +391,7 @@ def main():
     verified_end = {}
     started = time.time()
     totals = {"cycles": 0, "records_checked": 0, "kills": 0, "recoveries": 0,
-              "segments_truncated": 0}
+              "segments_truncated": 0, "compactions": 0}
     failure = None
     try:
         server.start()
@@ -332,6 +403,9 @@ def main():
                                                                     i % 2 == 0, rng.randrange(1 << 30), stop,
                                                                     failures))
                        for i in range(3)]
+            threads.append(threading.Thread(target=producer_loop, args=(server.bootstrap, ledger, f"c{cycle}k", True,
+                                                                        rng.randrange(1 << 30), stop, failures,
+                                                                        True)))
             threads.append(threading.Thread(target=consumer_loop, args=(server.bootstrap, ledger, stop, failures)))
             for thread in threads:
                 thread.start()
@@ -352,15 +426,17 @@ def main():
                 text = log.read()
                 totals["recoveries"] += b"no clean-shutdown marker" in text
                 totals["segments_truncated"] += text.count(b"recovery truncated segment")
+                totals["compactions"] += text.count(b"compacted")
             restarted = time.time()
             timing = f"clients stopped in {joined - killed:.1f} s, restart {restarted - joined:.1f} s, "
             full = cycle % args.full_every == 0 or cycle == args.cycles
             verified_end, checked = verify(server, ledger, verified_end, full, args.segment_dump)
             totals["records_checked"] += checked
+            compacted_records, compacted_end = verify_compacted(server, ledger, args.segment_dump)
             totals["cycles"] = cycle
             print(f"cycle {cycle}: killed; acked so far {len(ledger.acked)}, log ends {verified_end}, "
                   f"checked {checked}{' (full)' if full else ''}; {timing}checks {time.time() - restarted:.1f} s, "
-                  f"commits {ledger.committed}", flush=True)
+                  f"commits {ledger.committed}; compacted topic {compacted_records} records of {compacted_end}", flush=True)
         status = server.stop()
         if status != 0:
             raise CheckFailed(f"server exited {status} on SIGTERM; see {log_path}")
@@ -368,7 +444,8 @@ def main():
         failure = str(error)
     finally:
         server.kill9()
-    summary = {"ok": failure is None, "seed": seed, **totals, "acked": len(ledger.acked), "sent": len(ledger.sent),
+    summary = {"ok": failure is None, "seed": seed, **totals, "acked": len(ledger.acked),
+               "compacted_acked": len(ledger.compact_acked), "sent": len(ledger.sent),
                "delivery_errors": ledger.delivery_errors, "seconds": round(time.time() - started, 1),
                "data_dir": data_dir}
     if failure:

@@ -5,8 +5,9 @@ import StrataClient
 import StrataProtocol
 import Testing
 
-/// The producer against a real broker behind a proxy that drops or stalls connections.
-@Suite struct ProducerFaultTests {
+/// Producer and consumer against a real broker behind a proxy that drops or stalls connections, or
+/// with a damaged segment file.
+@Suite struct ClientFaultTests {
     /// A broker advertising the proxy's address, so every client connection goes through it.
     private func brokerBehindProxy() async throws -> (InProcessServer, TCPProxy) {
         let proxy = try await TCPProxy()
@@ -225,6 +226,64 @@ import Testing
             let record = partitions[partition]?.first { $0.offset == offset }
             #expect(record.map { String(buffer: $0.value!) } == ids[id], "record \(id) at \(partition)/\(offset)")
         }
+        await server.stop()
+    }
+
+    @Test func consumerReconnectsAfterDroppedConnectionsWithoutGapsOrRepeats() async throws {
+        let (server, proxy) = try await brokerBehindProxy()
+        let producer = try await StrataProducer(bootstrap: server.bootstrap)
+        let total = 20_000
+        for index in 0..<total {
+            try await producer.enqueue(topic: "reread", key: nil, value: Array("\(index)".utf8), partition: 0)
+        }
+        try await producer.close()
+        var config = ConsumerConfig()
+        config.partitionFetchMaxBytes = 4_096
+        config.retryBackoffMilliseconds = 10
+        let consumer = try await StrataConsumer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
+        try await consumer.assign(topic: "reread", from: .earliest)
+        let before = proxy.accepted
+        var expected = 0
+        for try await record in consumer.records {
+            #expect(record.offset == Int64(expected) && String(buffer: record.value!) == "\(expected)")
+            expected += 1
+            if expected % 2_500 == 0 { proxy.dropAll() }
+            if expected == total { break }
+        }
+        #expect(expected == total)
+        #expect(proxy.accepted > before + 3, "the consumer reconnected after the drops")
+        await consumer.close()
+        await proxy.stop()
+        await server.stop()
+    }
+
+    @Test func corruptBatchFromTheBrokerIsATypedErrorNamingTheOffset() async throws {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.compression = .none
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        for index in 0..<3 {
+            try await producer.send(topic: "rot", key: nil, value: Array("value number \(index)".utf8), partition: 0)
+        }
+        try await producer.close()
+        // Flip one byte inside the third batch's records on disk; the broker serves bytes as stored.
+        let path = server.directory + "/rot-0/00000000000000000000.log"
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let contents = try handle.readToEnd() ?? Data()
+        let last = try #require(contents.range(of: Data("value number 2".utf8)))
+        try handle.seek(toOffset: UInt64(last.lowerBound + 3))
+        handle.write(Data([contents[last.lowerBound + 3] ^ 0xFF]))
+        try handle.close()
+
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
+        try await consumer.assign(topic: "rot", from: .earliest)
+        do {
+            for try await _ in consumer.records {}
+            Issue.record("a corrupt batch was consumed")
+        } catch ClientError.corruptBatch(let topic, let partition, let offset, let reason) {
+            #expect(topic == "rot" && partition == 0 && offset == 2, "\(reason)")
+        }
+        await consumer.close()
         await server.stop()
     }
 }
