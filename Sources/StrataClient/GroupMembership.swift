@@ -20,7 +20,7 @@ public enum RebalanceEvent: Sendable, Equatable {
 /// ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) or the connection fails, and joins again.
 ///
 /// Lifecycle: `start()` runs the loop in a task; `leave()` commits (auto-commit), sends
-/// LeaveGroup and ends it. Owns the member id, generation and owned partitions (an actor); the
+/// LeaveGroup (not for a static member, `group.instance.id`) and ends it. Owns the member id, generation and owned partitions (an actor); the
 /// positions themselves are in `Positions`, shared with the consumer's fetch loop.
 actor GroupMembership {
     /// Waits before retrying after a failed round, doubling up to the maximum.
@@ -38,7 +38,6 @@ actor GroupMembership {
     private let runner = Mutex<Task<Void, Never>?>(nil)
 
     private var coordinator: BrokerConnection?
-    private var coordinatorNode: Int32?
     private var memberId = ""
     private var generationId: Int32 = -1
     private var owned: [TopicPartition] = []
@@ -107,25 +106,24 @@ actor GroupMembership {
 
     private func coordinatorConnection() async throws -> BrokerConnection {
         if let coordinator, coordinator.channel.isActive { return coordinator }
-        let (connection, node) = try await connectCoordinator()
+        let connection = try await connectCoordinator()
         guard !leaving else {
             await connection.close()
             throw ClientError.closed
         }
         coordinator = connection
-        coordinatorNode = node
         return connection
     }
 
     /// FindCoordinator, then a connection of its own to the coordinator: JoinGroup answers are held
     /// by the coordinator, and heartbeats must not queue behind the consumer's long-polling fetches.
-    private func connectCoordinator() async throws -> (BrokerConnection, Int32) {
+    private func connectCoordinator() async throws -> BrokerConnection {
         let any = try await cluster.anyConnection()
         let response = try await any.send(FindCoordinatorRequest(key: groupId))
         guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
         let connection = try await BrokerConnection.connect(
             host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
-        return (connection, response.nodeId)
+        return connection
     }
 
     private func dropCoordinator() async {
@@ -394,7 +392,7 @@ actor GroupMembership {
         if let coordinator, coordinator.channel.isActive, !joining {
             connection = coordinator
         } else if !memberId.isEmpty {
-            fresh = try? await connectCoordinator().0
+            fresh = try? await connectCoordinator()
             connection = fresh
         }
         if config.enableAutoCommit, let connection, generationId >= 0, !joining, !consumed.isEmpty {
