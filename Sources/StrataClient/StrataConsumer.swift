@@ -117,7 +117,8 @@ public final class StrataConsumer: Sendable {
     /// Joins consumer group `group` (default: `config.groupId`) subscribed to `topics`; partitions
     /// arrive with the group's assignment, starting at the group's committed offsets (else
     /// `auto.offset.reset`). Returns once the join has started; watch ``rebalanceEvents`` or just
-    /// iterate ``records``.
+    /// iterate ``records``. The membership (heartbeats, auto-commit) runs in the background until
+    /// ``close()``, which a member must call to leave the group.
     public func subscribe(topics: [String], group: String? = nil) throws(ClientError) {
         guard let groupId = group ?? config.groupId, !groupId.isEmpty else {
             throw .invalidArgument("subscribe needs a group id (argument or ConsumerConfig.groupId)")
