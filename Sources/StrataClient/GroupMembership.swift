@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import StrataProtocol
 import Synchronization
@@ -19,7 +20,7 @@ public enum RebalanceEvent: Sendable, Equatable {
 /// ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID) or the connection fails, and joins again.
 ///
 /// Lifecycle: `start()` runs the loop in a task; `leave()` commits (auto-commit), sends
-/// LeaveGroup and ends it. Owns the member id, generation and owned partitions (an actor); the
+/// LeaveGroup (not for a static member, `group.instance.id`) and ends it. Owns the member id, generation and owned partitions (an actor); the
 /// positions themselves are in `Positions`, shared with the consumer's fetch loop.
 actor GroupMembership {
     /// Waits before retrying after a failed round, doubling up to the maximum.
@@ -37,7 +38,6 @@ actor GroupMembership {
     private let runner = Mutex<Task<Void, Never>?>(nil)
 
     private var coordinator: BrokerConnection?
-    private var coordinatorNode: Int32?
     private var memberId = ""
     private var generationId: Int32 = -1
     private var owned: [TopicPartition] = []
@@ -82,11 +82,16 @@ actor GroupMembership {
             } catch let error as ClientError {
                 if leaving { return }
                 if case .broker(_, _, _, let code, _) = error, Self.isFatal(KafkaErrorCode(rawValue: code)) {
+                    config.logger.error(
+                        "group membership ended", metadata: ["group": "\(groupId)", "error": "\(error)"])
                     failure = error
                     await revokeAll()
                     return
                 }
                 if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { await dropCoordinator() }
+                config.logger.notice(
+                    "group membership interrupted, joining again",
+                    metadata: ["group": "\(groupId)", "error": "\(error)", "backoff_ms": "\(backoff)"])
                 try? await Task.sleep(for: .milliseconds(backoff))
                 backoff = min(backoff * 2, Self.retryBackoffMillisecondsMax)
             } catch {
@@ -101,25 +106,24 @@ actor GroupMembership {
 
     private func coordinatorConnection() async throws -> BrokerConnection {
         if let coordinator, coordinator.channel.isActive { return coordinator }
-        let (connection, node) = try await connectCoordinator()
+        let connection = try await connectCoordinator()
         guard !leaving else {
             await connection.close()
             throw ClientError.closed
         }
         coordinator = connection
-        coordinatorNode = node
         return connection
     }
 
     /// FindCoordinator, then a connection of its own to the coordinator: JoinGroup answers are held
     /// by the coordinator, and heartbeats must not queue behind the consumer's long-polling fetches.
-    private func connectCoordinator() async throws -> (BrokerConnection, Int32) {
+    private func connectCoordinator() async throws -> BrokerConnection {
         let any = try await cluster.anyConnection()
         let response = try await any.send(FindCoordinatorRequest(key: groupId))
         guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
         let connection = try await BrokerConnection.connect(
             host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
-        return (connection, response.nodeId)
+        return connection
     }
 
     private func dropCoordinator() async {
@@ -179,6 +183,13 @@ actor GroupMembership {
         let assigned = try ConsumerProtocol.decodeAssignment(sync.assignment).sorted()
         try await startPositions(assigned, connection)
         owned = assigned
+        config.logger.info(
+            "joined group",
+            metadata: [
+                "group": "\(groupId)", "generation": "\(generationId)", "member": "\(memberId)",
+                "leader": "\(joined.leader == memberId)", "protocol": "\(joined.protocolName)",
+                "partitions": "\(assigned.map(\.description).joined(separator: ","))",
+            ])
         events.yield(.assigned(assigned))
     }
 
@@ -216,7 +227,9 @@ actor GroupMembership {
         let byTopic = Dictionary(grouping: assigned, by: \.topic)
         let request = OffsetFetchRequest(
             groupId: groupId,
-            topics: byTopic.keys.sorted().map { TopicPartitions(name: $0, partitions: byTopic[$0]!.map(\.partition)) })
+            topics: byTopic.keys.sorted().map {
+                TopicPartitions(name: $0, partitions: byTopic[$0, default: []].map(\.partition))
+            })
         let response = try await connection.send(request)
         guard response.errorCode == .noError else { throw ClientError.broker(.offsetFetch, response.errorCode) }
         var committed: [TopicPartition: Int64] = [:]
@@ -232,11 +245,14 @@ actor GroupMembership {
                 }
             }
         }
+        // Every start is known before any is set: a failure here leaves no position behind.
+        var starts: [TopicPartition: Int64] = [:]
+        for key in assigned where committed[key] == nil { starts[key] = try await resolve(key) }
         for key in assigned {
             if let offset = committed[key] {
                 positions.set(key, offset, committed: offset)
-            } else {
-                positions.set(key, try await resolve(key))
+            } else if let start = starts[key] {
+                positions.set(key, start)
             }
         }
     }
@@ -273,6 +289,8 @@ actor GroupMembership {
                 } catch let error as ClientError {
                     if Self.needsRejoin(error) { return }
                     if Self.isConnectionError(error) || Self.isCoordinatorMoved(error) { throw error }
+                    config.logger.warning(
+                        "auto-commit failed", metadata: ["group": "\(groupId)", "error": "\(error)"])
                     // Otherwise (e.g. COORDINATOR_LOAD_IN_PROGRESS) the next interval tries again.
                 }
             }
@@ -285,8 +303,14 @@ actor GroupMembership {
                         groupInstanceId: config.groupInstanceId))
                 switch response.errorCode {
                 case .noError: continue
-                case .rebalanceInProgress, .illegalGeneration: return
+                case .rebalanceInProgress, .illegalGeneration:
+                    config.logger.debug(
+                        "heartbeat: rejoining", metadata: ["group": "\(groupId)", "reason": "\(response.errorCode)"])
+                    return
                 case .unknownMemberId:
+                    config.logger.info(
+                        "heartbeat: member unknown to the coordinator (evicted?), joining as a new member",
+                        metadata: ["group": "\(groupId)", "member": "\(memberId)"])
                     memberId = ""
                     generationId = -1
                     return
@@ -368,7 +392,7 @@ actor GroupMembership {
         if let coordinator, coordinator.channel.isActive, !joining {
             connection = coordinator
         } else if !memberId.isEmpty {
-            fresh = try? await connectCoordinator().0
+            fresh = try? await connectCoordinator()
             connection = fresh
         }
         if config.enableAutoCommit, let connection, generationId >= 0, !joining, !consumed.isEmpty {

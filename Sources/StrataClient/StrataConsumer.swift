@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import StrataProtocol
@@ -42,6 +43,9 @@ public struct ConsumerConfig: Sendable {
     public var autoCommitIntervalMilliseconds: Int64 = 5_000
     /// `partition.assignment.strategy`, in preference order (librdkafka's default: range, roundrobin).
     public var assignors: [PartitionAssignor] = [.range, .roundRobin]
+    /// Where group membership reports joins, rebalances and retried failures (metadata: `group`,
+    /// `generation`, `member`, `error`). Silent by default.
+    public var logger = Logger(label: "strata.consumer", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init() {}
 }
@@ -93,6 +97,8 @@ public final class StrataConsumer: Sendable {
     /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
     public let rebalanceEvents: AsyncStream<RebalanceEvent>
     static let rebalanceEventsBufferedMax = 1_000
+    /// Kafka's limit on topic names.
+    static let topicNameBytesMax = 249
 
     public init(
         bootstrap: [String], config: ConsumerConfig = ConsumerConfig(), group: EventLoopGroup? = nil
@@ -111,12 +117,16 @@ public final class StrataConsumer: Sendable {
     /// Joins consumer group `group` (default: `config.groupId`) subscribed to `topics`; partitions
     /// arrive with the group's assignment, starting at the group's committed offsets (else
     /// `auto.offset.reset`). Returns once the join has started; watch ``rebalanceEvents`` or just
-    /// iterate ``records``.
+    /// iterate ``records``. The membership (heartbeats, auto-commit) runs in the background until
+    /// ``close()``, which a member must call to leave the group.
     public func subscribe(topics: [String], group: String? = nil) throws(ClientError) {
         guard let groupId = group ?? config.groupId, !groupId.isEmpty else {
             throw .invalidArgument("subscribe needs a group id (argument or ConsumerConfig.groupId)")
         }
         guard !topics.isEmpty else { throw .invalidArgument("subscribe needs at least one topic") }
+        for topic in topics where topic.isEmpty || topic.utf8.count > Self.topicNameBytesMax {
+            throw .invalidArgument("topic name \"\(topic)\" is empty or longer than \(Self.topicNameBytesMax) bytes")
+        }
         guard positions.assigned().isEmpty else {
             throw .invalidArgument("subscribe after assign: a consumer uses one or the other")
         }

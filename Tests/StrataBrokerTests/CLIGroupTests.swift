@@ -62,6 +62,8 @@ import Testing
         #expect(try run(["groups", "delete", "workers"], server).status == 0)
         #expect(try run(["groups", "list"], server).stdout == "")
         #expect(server.stop() == 0)
+        let unreachable = try run(["groups", "list"], server)
+        #expect(unreachable.status == 3 && unreachable.stderr.hasPrefix("strata: no broker available"), "\(unreachable)")
     }
 
     @Test func groupsDescribeShowsALiveMemberWithItsClientHostAndPartitions() throws {
@@ -129,6 +131,20 @@ import Testing
         let rows = offsetRows(try run(["groups", "describe", "stoppers"], server).stdout)
         #expect(rows.compactMap { Int($0["CommittedOffset"] ?? "") }.reduce(0, +) == count, "\(rows)")
         #expect(rows.compactMap { Int($0["Lag"] ?? "") }.reduce(0, +) == 100 - count, "\(rows)")
+        #expect(server.stop() == 0)
+    }
+
+    @Test func perfCommitAndPerfRebalanceReportTheirFigures() throws {
+        let server = try ServerProcess(extraArguments: ClientGroupTests.noDelay)
+        defer { server.cleanup() }
+        let commits = try run(["perf", "commit", "--members", "3", "--seconds", "1"], server)
+        #expect(commits.status == 0, "\(commits.stderr)")
+        let line = commits.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.contains(" commits from 3 members (1 in flight each) in "), "\(line)")
+        let count = Int(line.prefix { $0 != " " }) ?? 0
+        #expect(count > 0, "\(line)")
+        let rebalance = try run(["perf", "rebalance", "--members", "4"], server)
+        #expect(rebalance.status == 0 && rebalance.stdout.hasPrefix("4 members assigned in "), "\(rebalance)")
         #expect(server.stop() == 0)
     }
 }

@@ -270,6 +270,33 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func aMemberWithNoAssignorInCommonFailsWithATypedError() async throws {
+        let server = try ServerProcess(extraArguments: Self.noDelay)
+        defer { server.cleanup() }
+        try await createTopic(server, "picky")
+        var rangeOnly = Self.memberConfig()
+        rangeOnly.assignors = [.range]
+        let first = try await GroupReader(
+            bootstrap: server.bootstrap, group: "picky-group", topic: "picky", config: rangeOnly)
+        try await eventually("the first member owning the topic") { first.consumer.assignment.count == 4 }
+        var roundRobinOnly = Self.memberConfig()
+        roundRobinOnly.assignors = [.roundRobin]
+        let second = try await StrataConsumer(bootstrap: [server.bootstrap], config: roundRobinOnly)
+        try second.subscribe(topics: ["picky"], group: "picky-group")
+        var failure: ClientError?
+        do {
+            for try await _ in second.records {}
+        } catch let error as ClientError {
+            failure = error
+        }
+        #expect(
+            failure.map { "\($0)".contains("INCONSISTENT_GROUP_PROTOCOL") } == true, "\(String(describing: failure))")
+        #expect(first.consumer.assignment.count == 4, "the group is unaffected")
+        await second.close()
+        await first.close()
+        #expect(server.stop() == 0)
+    }
+
     /// 4 members started together are assigned in one rebalance, after the initial delay (3 s). The
     /// speed target (delay + 1 s) is measured by `strata perf rebalance`, not asserted here.
     @Test func fourMembersStartedTogetherAreAssignedAfterOneInitialDelay() async throws {
