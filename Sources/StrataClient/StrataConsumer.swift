@@ -20,6 +20,9 @@ public struct ConsumerConfig: Sendable {
     /// `retry.backoff.ms`: the pause before fetching again after a dropped connection or an
     /// unreachable leader (the consumer retries such trouble for as long as it runs).
     public var retryBackoffMilliseconds: Int64 = 100
+    /// How long the constructor retries the bootstrap brokers before throwing
+    /// `noBrokerAvailable` naming them (Kafka's `default.api.timeout.ms`, 60 s).
+    public var connectTimeoutMilliseconds: Int64 = 60_000
     public var clientId = "strata-swift-consumer"
 
     // Group membership (used by `subscribe(topics:group:)`).
@@ -111,7 +114,13 @@ public final class StrataConsumer: Sendable {
         cluster = try Cluster(bootstrap: bootstrap, group: self.group, clientId: config.clientId)
         (rebalanceEvents, events) = AsyncStream.makeStream(
             of: RebalanceEvent.self, bufferingPolicy: .bufferingNewest(Self.rebalanceEventsBufferedMax))
-        _ = try await cluster.anyConnection()
+        do {
+            try await cluster.waitUntilReachable(timeout: .milliseconds(config.connectTimeoutMilliseconds))
+        } catch {
+            await cluster.close()
+            if group == nil { try? await self.group.shutdownGracefully() }
+            throw error
+        }
     }
 
     /// Joins consumer group `group` (default: `config.groupId`) subscribed to `topics`; partitions

@@ -7,7 +7,10 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Broker address(es), HOST:PORT[,HOST:PORT…].")
     var bootstrap = "localhost:9092"
 
-    @Option(help: "How long a producer waits for a broker, topic metadata or buffer space (max.block.ms).")
+    @Option(
+        help:
+            "How long producers and consumers wait for a broker (and producers for metadata or buffer space: max.block.ms)."
+    )
     var maxBlockMs: Int64 = 10_000
 
     var addresses: [String] { bootstrap.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }

@@ -151,6 +151,7 @@ struct ConsumePerf: AsyncParsableCommand {
 
     func run() async throws {
         var config = ConsumerConfig()
+        config.connectTimeoutMilliseconds = client.maxBlockMs
         config.partitionFetchMaxBytes = fetchSize
         config.clientId = "strata-perf-consumer"
         try await runClient {

@@ -165,6 +165,7 @@ extension Consume {
     func consumeInGroup(_ group: String, _ formatter: RecordFormatter) async throws {
         _ = try await withAdmin(client) { admin in try await admin.describeTopics([topic]) }
         var config = ConsumerConfig()
+        config.connectTimeoutMilliseconds = client.maxBlockMs
         config.groupId = group
         config.resetToEarliest = fromBeginning
         config.clientId = "strata-consume"

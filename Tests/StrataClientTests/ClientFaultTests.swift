@@ -151,6 +151,14 @@ import Testing
         }
     }
 
+    @Test func consumerRetriesAnUnreachableBrokerThenNamesIt() async throws {
+        var config = ConsumerConfig()
+        config.connectTimeoutMilliseconds = 200
+        await #expect(throws: ClientError.noBrokerAvailable(tried: ["127.0.0.1:1"])) {
+            _ = try await StrataConsumer(bootstrap: ["127.0.0.1:1"], config: config)
+        }
+    }
+
     @Test func recordTooLargeIsRefusedBeforeSending() async throws {
         let server = try await InProcessServer()
         var config = ProducerConfig()
