@@ -36,8 +36,11 @@ final class ServerProcess {
             throw InteropError("strata binary not found at \(binary.path); run `swift build` first")
         }
         process.executableURL = binary
-        process.arguments = ["serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info",
-                             "--metrics", "127.0.0.1:0"]
+        process.arguments =
+            [
+                "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info",
+                "--metrics", "127.0.0.1:0",
+            ]
             + extraArguments
         let stdout = Pipe()
         process.standardOutput = stdout
@@ -52,14 +55,18 @@ final class ServerProcess {
         }
         guard let port = kafkaPort else {
             process.terminate()
-            throw InteropError("server did not report its port; stderr: \((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")")
+            throw InteropError(
+                "server did not report its port; stderr: \((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")"
+            )
         }
         self.port = port
     }
 
     /// The bound /metrics port (waits for its line if it has not been read yet).
     func metricsAddress() -> Int? {
-        while metricsPort == nil, let handle = stdoutHandle, let line = Self.readLine(handle, timeoutMilliseconds: 10_000) {
+        while metricsPort == nil, let handle = stdoutHandle,
+            let line = Self.readLine(handle, timeoutMilliseconds: 10_000)
+        {
             if line.hasPrefix("strata metrics on") { metricsPort = line.split(separator: ":").last.flatMap { Int($0) } }
         }
         return metricsPort
@@ -129,12 +136,20 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `executable` with `arguments`, feeding `input`, killing it after `timeoutSeconds`.
-func runCommand(_ executable: String, _ arguments: [String], input: String? = nil, timeoutSeconds: Double = 120)
-    throws -> CommandResult {
+/// Runs `executable` with `arguments` (and `environment` added to this process's), feeding `input`,
+/// killing it after `timeoutSeconds`.
+func runCommand(
+    _ executable: String, _ arguments: [String], input: String? = nil,
+    environment: [String: String] = [:], timeoutSeconds: Double = 120
+)
+    throws -> CommandResult
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let output = Pipe()
     let errors = Pipe()
     let stdin = Pipe()
@@ -163,8 +178,9 @@ func runCommand(_ executable: String, _ arguments: [String], input: String? = ni
         _ = collected.wait(timeout: .now() + 10)
     }
     process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// Locates an interop client; missing ones fail the test under tools/test (STRATA_REQUIRE_INTEROP=1)
@@ -173,7 +189,9 @@ enum InteropTools {
     static var requireAll: Bool { ProcessInfo.processInfo.environment["STRATA_REQUIRE_INTEROP"] == "1" }
 
     static var kcat: String? {
-        ["/usr/bin/kcat", "/usr/local/bin/kcat", "/usr/bin/kafkacat"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        ["/usr/bin/kcat", "/usr/local/bin/kcat", "/usr/bin/kafkacat"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 
     static var python: String? {
