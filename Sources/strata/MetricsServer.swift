@@ -35,9 +35,15 @@ struct MetricsServer: Service {
         let boundPort = channel.localAddress?.port ?? port
         logger.info("metrics listening", metadata: ["address": "\(host):\(boundPort)"])
         FileHandle.standardOutput.write(Data("strata metrics on \(host):\(boundPort)\n".utf8))
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Closed on graceful shutdown, and on cancellation (the service group cancels every service
+        // when one fails, e.g. the Kafka listener cannot bind): closeFuture alone would wait forever.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
     }

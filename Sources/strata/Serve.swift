@@ -93,13 +93,20 @@ struct Serve: AsyncParsableCommand {
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+        var failure: Error?
         do {
             try await serviceGroup.run()
         } catch {
             logger.error("server stopped with an error", metadata: ["error": "\(error)"])
+            failure = error
         }
         try logs.close()
         try await group.shutdownGracefully()
+        if let failure {
+            // E.g. the listen address is taken: say so and exit non-zero.
+            FileHandle.standardError.write(Data("strata serve: \(failure)\n".utf8))
+            throw ExitCode.failure
+        }
         logger.info("clean shutdown complete")
     }
 

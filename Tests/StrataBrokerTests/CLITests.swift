@@ -11,6 +11,22 @@ import Testing
         try runCommand(strata, arguments + ["--bootstrap", server.bootstrap], input: input)
     }
 
+    /// Regression: with the Kafka port taken but the metrics port free, `strata serve` logged the bind
+    /// error and then hung (the metrics listener ignored the cancellation), deaf to SIGTERM.
+    @Test func serveExitsNonZeroNamingTheProblemWhenItsPortIsTaken() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let directory = NSTemporaryDirectory() + "strata-taken-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let second = try runCommand(
+            strata, ["serve", "--data-dir", directory, "--listen", server.bootstrap, "--metrics", "127.0.0.1:0"],
+            timeoutSeconds: 30)
+        // 1, not the SIGKILL of runCommand's timeout.
+        #expect(second.status == 1, "exit status \(second.status)")
+        let last = second.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("strata serve: ") && last.lowercased().contains("address already in use"), "\(last)")
+    }
+
     @Test func topicsCreateDescribeAlterListDelete() throws {
         let server = try ServerProcess()
         defer { server.cleanup() }
