@@ -43,29 +43,9 @@ actor Accumulator {
         }
     }
 
-    private struct Key: Hashable, Sendable {
-        var topic: String
-        var partition: Int32
-    }
+    private typealias Key = RecordAppender.Key
 
     private typealias Waiter = CheckedContinuation<RecordMetadata, Error>
-
-    /// A partition's batch still taking records. A class: the append path mutates it in place
-    /// after one dictionary lookup (a struct in the dictionary was copied on every append).
-    private final class OpenBatch {
-        var builder: RecordBatchBuilder
-        var waiters: [Waiter?] = []
-        var reportIds: [UInt64] = []
-        var bytes = 0
-        let generation: Int
-        let created: ContinuousClock.Instant
-
-        init(builder: RecordBatchBuilder, generation: Int, created: ContinuousClock.Instant) {
-            self.builder = builder
-            self.generation = generation
-            self.created = created
-        }
-    }
 
     /// A closed batch: queued, in flight, or waiting to be retried.
     private struct Batch {
@@ -113,14 +93,12 @@ actor Accumulator {
     private let idempotent: Bool
     private let maxInFlight: Int
     private let reports: AsyncStream<DeliveryReport>.Continuation?
-    private var open: [Key: OpenBatch] = [:]
+    /// The per-record path (open batches, buffer.memory); closed batches come from it in order.
+    let appender: RecordAppender
     private var partitions: [Key: PartitionState] = [:]
-    private var sticky: [String: Int32] = [:]
-    private var generation = 0
     private var batchIds = 0
     /// Closed batches not yet answered, across partitions.
     private var unfinished = 0
-    private var bufferedBytes = 0
     private var firstFailure: Error?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Appenders waiting for buffer space, in arrival order, with their deadlines.
@@ -137,28 +115,38 @@ actor Accumulator {
         idempotent = config.isIdempotent
         maxInFlight = idempotent ? min(5, config.maxInFlightRequests) : config.maxInFlightRequests
         self.reports = reports
+        appender = RecordAppender(config: config)
+        // Strong (a weak reference would put every retain of the actor on the slow path); the cycle
+        // is broken by `finishReports()` at close.
+        appender.onClosed { Task { await self.drainClosed() } }
     }
 
     // MARK: Appending
 
     /// Appends and waits for the record's acknowledgement.
     func send(_ record: Record) async throws -> RecordMetadata {
-        try await waitForSpace(record.sizeEstimate)
-        return try await withCheckedThrowingContinuation { continuation in
-            add(record, waiter: continuation)
+        while true {
+            try await waitForSpace(record.sizeEstimate)
+            var added = false
+            let metadata = try await withCheckedThrowingContinuation { continuation in
+                added = appender.tryAdd(record, waiter: continuation)
+                if !added { continuation.resume(returning: RecordMetadata(topic: "", partition: -1, offset: -1)) }
+            }
+            if added { return metadata }
         }
     }
 
-    /// Appends without waiting for the acknowledgement.
+    /// Appends without waiting for the acknowledgement, once `buffer.memory` has room (the
+    /// producer's fast path appends directly; this is its fallback when the buffer is full).
     func enqueue(_ record: Record) async throws {
-        if bufferedBytes > 0 && bufferedBytes + record.sizeEstimate > config.bufferBytes {
+        while true {
             try await waitForSpace(record.sizeEstimate)
+            if appender.tryAdd(record, waiter: nil) { return }
         }
-        add(record, waiter: nil)
     }
 
     private func waitForSpace(_ size: Int) async throws {
-        while bufferedBytes > 0 && bufferedBytes + size > config.bufferBytes {
+        while !appender.hasRoom(for: size) {
             spaceWaiterIds += 1
             let id = spaceWaiterIds
             let deadline = ContinuousClock.now + .milliseconds(config.maxBlockMilliseconds)
@@ -174,8 +162,8 @@ actor Accumulator {
     private func startSpaceSweeper() {
         guard !spaceSweeperRunning else { return }
         spaceSweeperRunning = true
-        Task { [weak self] in
-            while let next = await self?.expireSpaceWaiters() {
+        Task {  // strong captures throughout: a weak one would put the actor's refcounting on the slow path
+            while let next = self.expireSpaceWaiters() {
                 try? await Task.sleep(until: next, clock: .continuous)
             }
         }
@@ -196,66 +184,20 @@ actor Accumulator {
         return first.deadline
     }
 
-    private func add(_ record: Record, waiter: Waiter?) {
-        let partition = record.partition ?? stickyPartition(record.topic, count: record.partitionCount)
-        let key = Key(topic: record.topic, partition: partition)
-        let size = record.sizeEstimate
-        var found = open[key]
-        if let current = found, !current.waiters.isEmpty,
-            current.builder.estimatedSizeInBytes + size > config.batchBytes
-        {
-            close(key)
-            found = nil
-        }
-        let batch: OpenBatch
-        if let found {
-            batch = found
-        } else {
-            generation += 1
-            var builder = RecordBatchBuilder(compression: .none, capacity: min(config.batchBytes, 64 << 10))
-            builder.partitionLeaderEpoch = -1
-            batch = OpenBatch(builder: builder, generation: generation, created: .now)
-            open[key] = batch
-            let scheduled = generation
-            let linger = config.lingerMilliseconds
-            Task { [weak self] in
-                if linger > 0 { try? await Task.sleep(for: .milliseconds(linger)) }
-                await self?.lingerExpired(key, generation: scheduled)
+    /// Takes the batches the appender closed, in order, queues them and sends what may be sent.
+    func drainClosed() {
+        for (key, batch) in appender.takeClosed() {
+            if batch.builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
+                batch.builder.compression = config.compression
             }
+            batchIds += 1
+            unfinished += 1
+            partitions[key, default: PartitionState()].ready.append(
+                Batch(
+                    id: batchIds, builder: batch.builder, waiters: batch.waiters, reportIds: batch.reportIds,
+                    bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)))
+            pump(key)
         }
-        batch.builder.append(key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp)
-        batch.waiters.append(waiter)
-        if let id = record.reportId { batch.reportIds.append(id) }
-        batch.bytes += size
-        bufferedBytes += size
-        if batch.builder.estimatedSizeInBytes >= config.batchBytes { close(key) }
-    }
-
-    private func stickyPartition(_ topic: String, count: Int32) -> Int32 {
-        if let current = sticky[topic], current < count { return current }
-        let chosen = Int32.random(in: 0..<max(1, count))
-        sticky[topic] = chosen
-        return chosen
-    }
-
-    private func lingerExpired(_ key: Key, generation: Int) {
-        if open[key]?.generation == generation { close(key) }
-    }
-
-    /// Closes `key`'s open batch, queues it and sends what the partition may send.
-    private func close(_ key: Key) {
-        guard let batch = open.removeValue(forKey: key) else { return }
-        if sticky[key.topic] == key.partition { sticky[key.topic] = nil }
-        if batch.builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
-            batch.builder.compression = config.compression
-        }
-        batchIds += 1
-        unfinished += 1
-        partitions[key, default: PartitionState()].ready.append(
-            Batch(
-                id: batchIds, builder: batch.builder, waiters: batch.waiters, reportIds: batch.reportIds,
-                bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)))
-        pump(key)
     }
 
     // MARK: Sending
@@ -284,9 +226,9 @@ actor Accumulator {
     private func armRetryTimer(_ key: Key, at instant: ContinuousClock.Instant) {
         guard !partitions[key]!.retryTimerArmed else { return }
         partitions[key]!.retryTimerArmed = true
-        Task { [weak self] in
+        Task {
             try? await Task.sleep(until: instant, clock: .continuous)
-            await self?.retryTimerFired(key)
+            self.retryTimerFired(key)
         }
     }
 
@@ -563,13 +505,13 @@ actor Accumulator {
                     error: error))
         }
         unfinished -= 1
-        bufferedBytes -= batch.bytes
+        appender.release(batch.bytes)
         if !spaceWaiters.isEmpty {
             let waiting = spaceWaiters
             spaceWaiters = []
             for waiter in waiting { waiter.continuation.resume() }
         }
-        if unfinished == 0 && open.isEmpty {
+        if unfinished == 0 && appender.isEmpty {
             let idle = idleWaiters
             idleWaiters = []
             for waiter in idle { waiter.resume() }
@@ -578,8 +520,9 @@ actor Accumulator {
 
     /// Sends every open batch and waits until nothing is queued or in flight.
     func flush() async throws {
-        for key in Array(open.keys) { close(key) }
-        if unfinished > 0 || !open.isEmpty {
+        appender.closeAll()
+        drainClosed()
+        if unfinished > 0 || !appender.isEmpty {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
         if let failure = firstFailure {
@@ -590,6 +533,7 @@ actor Accumulator {
 
     /// Ends `deliveryReports` (after the last flush of `close`).
     func finishReports() {
+        appender.onClosed(nil)
         reports?.finish()
     }
 }

@@ -172,7 +172,8 @@ public final class StrataProducer: Sendable {
             return next
         }
         record.reportId = id
-        try await accumulator.enqueue(record)
+        // The common case appends right here, synchronously; a full buffer waits in the accumulator.
+        if !accumulator.appender.tryAdd(record, waiter: nil) { try await accumulator.enqueue(record) }
         return id
     }
 
