@@ -245,7 +245,7 @@ final class RawConnection {
         #expect(server.stop() == 0)
     }
 
-    /// Regression (long protocol fuzzing run, seed 20261205): CreateTopics of thousands of partitions
+    /// Regression (found investigating the long fuzzing run): CreateTopics of thousands of partitions
     /// ran on the cooperative thread pool every connection's requests run on; two of them on 2 cores
     /// stalled every other client for 12 s. Admin file work now runs on its own threads.
     @Test func bigCreateTopicsDoesNotStallOtherClients() throws {
