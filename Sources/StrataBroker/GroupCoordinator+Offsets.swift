@@ -41,7 +41,12 @@ extension GroupCoordinator {
                 generationId: request.generationIdOrMemberEpoch,
                 memberId: request.memberId, groupInstanceId: request.groupInstanceId)
             guard code == .noError else { return .failure(.init(code: code)) }
-            let expire = request.retentionTimeMs >= 0 ? now + request.retentionTimeMs : nil
+            // Saturating: a client-chosen retention near Int64.max must not trap (protocol fuzzing).
+            let expire =
+                request.retentionTimeMs >= 0
+                ? now.addingReportingOverflow(request.retentionTimeMs).overflow
+                    ? Int64.max : now + request.retentionTimeMs
+                : nil
             var commits: [(TopicPartition, CommittedOffset)] = []
             for topic in request.topics {
                 for partition in topic.partitions

@@ -63,6 +63,12 @@ public final class LogManager: Sendable {
         var isClosed = false
     }
     private let state = Mutex(State())
+    /// Serializes topic creation and deletion end to end (directories, files, registration): a
+    /// DeleteTopics racing a CreateTopics of the same name used to remove the name mid-creation and
+    /// leave its files behind, which the next creation then opened under the still-registered log
+    /// (SIGBUS in the index map; found by protocol fuzzing). Held for the whole operation, never
+    /// while taking `state` the other way round.
+    private let topicChanges = Mutex(())
     private let checkpointLock = Mutex(())
 
     private init(
@@ -221,6 +227,14 @@ public final class LogManager: Sendable {
         throws(StorageError) -> [PartitionLog]
     {
         if let reason = Topic.validationError(name) { throw .invalidTopicName(name: name, reason: reason) }
+        return try topicChanges.withLock { _ throws(StorageError) in
+            try createTopicSerialized(name, partitionCount: partitionCount, configOverrides: configOverrides)
+        }
+    }
+
+    private func createTopicSerialized(
+        _ name: String, partitionCount: Int32, configOverrides: [String: String]
+    ) throws(StorageError) -> [PartitionLog] {
         guard partitionCount > 0 else {
             throw .invalidConfig(key: "num.partitions", value: "\(partitionCount)", reason: "must be positive")
         }
@@ -271,6 +285,10 @@ public final class LogManager: Sendable {
 
     /// Deletes a topic and its files. Readers holding slices finish their reads.
     public func deleteTopic(_ name: String) throws(StorageError) {
+        try topicChanges.withLock { _ throws(StorageError) in try deleteTopicSerialized(name) }
+    }
+
+    private func deleteTopicSerialized(_ name: String) throws(StorageError) {
         let logs = try state.withLock { (state) throws(StorageError) -> [PartitionLog] in
             guard state.topics.removeValue(forKey: name) != nil else {
                 throw .unknownTopicOrPartition(topic: name, partition: nil)

@@ -146,6 +146,20 @@ import Testing
         #expect(harness.logs.topic("huge") == nil && harness.logs.topic("fits")?.partitionCount == 8)
     }
 
+    /// Regression (long protocol fuzzing run, seed 20261205, input 809 000): OffsetCommit v2 with
+    /// retention_time_ms near Int64.max overflowed `now + retention` and killed the server.
+    @Test func offsetCommitWithHugeRetentionDoesNotTrap() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.createTopic("t")
+        var request = OffsetCommitRequest(
+            groupId: "g", generationIdOrMemberEpoch: -1, memberId: "", groupInstanceId: nil,
+            topics: [TopicPartitions(name: "t", partitions: [.init(partitionIndex: 0, committedOffset: 1)])])
+        request.retentionTimeMs = Int64.max
+        let response = try #require(try await harness.call(request, version: 2, as: OffsetCommitResponse.self))
+        #expect(response.topics.first?.partitions.first?.errorCode == .noError)
+    }
+
     @Test func clientsCannotProduceToOrDeleteTheOffsetsTopic() async throws {
         let harness = try BrokerHarness()
         defer { harness.cleanup() }

@@ -50,6 +50,33 @@ import Glibc
         try manager.close()
     }
 
+    /// Regression (long protocol fuzzing run, seed 20261205, input ≈ 427 700: SIGBUS): a deleteTopic
+    /// racing a createTopic of the same name removed the reserved name mid-creation and deleted no
+    /// files; the creation then registered its logs under a name no longer known, and the next
+    /// creation reopened those files. Create and delete now run one at a time.
+    @Test func concurrentCreateAndDeleteOfOneTopicStayConsistent() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let manager = try open(dir.path)
+        for round in 0..<20 {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try? manager.createTopic("race", partitionCount: 8) }
+                group.addTask { try? manager.deleteTopic("race") }
+                group.addTask { try? manager.deleteTopic("race") }
+            }
+            let directories = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+                .filter { $0.hasPrefix("race-") }
+            let logs = manager.allLogs().filter { $0.topicPartition.topic == "race" }
+            if manager.topic("race") == nil {
+                #expect(directories.isEmpty && logs.isEmpty, "round \(round): deleted, yet \(directories) \(logs.count) logs")
+            } else {
+                #expect(directories.count == 8 && logs.count == 8, "round \(round): \(directories.count) dirs")
+                try manager.deleteTopic("race")
+            }
+        }
+        try manager.close()
+    }
+
     @Test(arguments: ["", ".", "..", "has space", "slash/name", "ünïcode", String(repeating: "x", count: 250)])
     func invalidTopicNamesAreRefused(name: String) throws {
         let dir = TemporaryDirectory()

@@ -226,6 +226,13 @@ def read_partitions(bootstrap, ranges):
 def verify(server, ledger, verified_end, full, segment_dump):
     """Checks the log after a restart; returns the new verified end per partition."""
     from confluent_kafka import Consumer, TopicPartition
+    # Snapshot first: everything acknowledged before this point must show in what is read after it.
+    # (The last cycle's consumer, still closing, may have an async commit retried and acknowledged
+    # after the restart; comparing against a later snapshot would race with it.)
+    with ledger.lock:
+        acked = dict(ledger.acked)
+        sent = set(ledger.sent)
+        commits = dict(ledger.committed)
     probe = Consumer({**QUIET, "bootstrap.servers": server.bootstrap, "group.id": GROUP, "enable.auto.commit": False})
     try:
         ends = {}
@@ -237,10 +244,6 @@ def verify(server, ledger, verified_end, full, segment_dump):
         committed = probe.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=30)
     finally:
         probe.close()
-    with ledger.lock:
-        acked = dict(ledger.acked)
-        sent = set(ledger.sent)
-        commits = dict(ledger.committed)
     for partition in range(PARTITIONS):
         top = max((o for (p, o) in acked if p == partition), default=-1)
         if ends[partition] <= top:
