@@ -125,24 +125,17 @@ actor Accumulator {
 
     /// Appends and waits for the record's acknowledgement.
     func send(_ record: Record) async throws -> RecordMetadata {
-        while true {
-            try await waitForSpace(record.sizeEstimate)
-            var added = false
-            let metadata = try await withCheckedThrowingContinuation { continuation in
-                added = appender.tryAdd(record, waiter: continuation)
-                if !added { continuation.resume(returning: RecordMetadata(topic: "", partition: -1, offset: -1)) }
-            }
-            if added { return metadata }
+        try await waitForSpace(record.sizeEstimate)
+        return try await withCheckedThrowingContinuation { continuation in
+            appender.tryAdd(record, waiter: continuation, waited: true)
         }
     }
 
     /// Appends without waiting for the acknowledgement, once `buffer.memory` has room (the
     /// producer's fast path appends directly; this is its fallback when the buffer is full).
     func enqueue(_ record: Record) async throws {
-        while true {
-            try await waitForSpace(record.sizeEstimate)
-            if appender.tryAdd(record, waiter: nil) { return }
-        }
+        try await waitForSpace(record.sizeEstimate)
+        appender.tryAdd(record, waiter: nil, waited: true)
     }
 
     private func waitForSpace(_ size: Int) async throws {

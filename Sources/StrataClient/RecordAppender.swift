@@ -54,10 +54,15 @@ final class RecordAppender: Sendable {
     func onClosed(_ drain: (@Sendable () -> Void)?) { state.withLock { $0.drain = drain } }
 
     /// Appends `record` unless `buffer.memory` is full (then returns false and appends nothing).
-    func tryAdd(_ record: Accumulator.Record, waiter: Waiter?) -> Bool {
+    /// `waited`: the caller already waited for room (another appender may have taken it meanwhile;
+    /// the record goes in anyway rather than waiting again, so the bound can be passed by a record).
+    @discardableResult
+    func tryAdd(_ record: Accumulator.Record, waiter: Waiter?, waited: Bool = false) -> Bool {
         let size = record.sizeEstimate
         let (added, drain, linger) = state.withLock { state -> (Bool, (@Sendable () -> Void)?, (Key, Int)?) in
-            if state.bufferedBytes > 0 && state.bufferedBytes + size > config.bufferBytes { return (false, nil, nil) }
+            if !waited && state.bufferedBytes > 0 && state.bufferedBytes + size > config.bufferBytes {
+                return (false, nil, nil)
+            }
             let partition = record.partition ?? Self.stickyPartition(&state, record.topic, count: record.partitionCount)
             let key = Key(topic: record.topic, partition: partition)
             var closedAny = false
