@@ -45,7 +45,7 @@ actor Accumulator {
 
     private typealias Key = RecordAppender.Key
 
-    private typealias Waiter = CheckedContinuation<RecordMetadata, Error>
+    private typealias Waiter = RecordAppender.Waiter
 
     /// A closed batch: queued, in flight, or waiting to be retried.
     private struct Batch {
@@ -102,10 +102,8 @@ actor Accumulator {
     private var firstFailure: Error?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Appenders waiting for buffer space, in arrival order, with their deadlines.
-    private var spaceWaiters:
-        [(id: Int, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, Error>)] =
-            []
-    private var spaceWaiterIds = 0
+    private var spaceWaiters: [(deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, Error>)] =
+        []
     private var spaceSweeperRunning = false
     private var sharedIdentity: Task<(id: Int64, epoch: Int16), Error>?
 
@@ -140,11 +138,9 @@ actor Accumulator {
 
     private func waitForSpace(_ size: Int) async throws {
         while !appender.hasRoom(for: size) {
-            spaceWaiterIds += 1
-            let id = spaceWaiterIds
             let deadline = ContinuousClock.now + .milliseconds(config.maxBlockMilliseconds)
             try await withCheckedThrowingContinuation { continuation in
-                spaceWaiters.append((id, deadline, continuation))
+                spaceWaiters.append((deadline, continuation))
                 startSpaceSweeper()
             }
         }

@@ -145,15 +145,6 @@ public final class BrokerConnection: Sendable {
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
 
-    /// Sends a request that gets no response (Produce with acks=0).
-    public func sendWithoutResponse<Request: KafkaRequest>(_ request: Request) async throws {
-        let version = try version(of: Request.apiKey)
-        var frame = channel.allocator.buffer(capacity: 256)
-        request.encodeFrame(into: &frame, version: version, correlationId: correlationIds.next(), clientId: clientId)
-        let pending = ResponseRouter.Pending(frame: frame, correlationId: 0, responseHeaderVersion: 0, promise: nil)
-        try await channel.writeAndFlush(pending)
-    }
-
     public func close() async {
         try? await channel.close()
     }
