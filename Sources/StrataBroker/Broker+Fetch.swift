@@ -83,12 +83,13 @@ extension Broker {
                     data.logStartOffset = info.logStartOffset
                     if let slice = info.slice {
                         if slice.length >= Self.zeroCopyBytesMin {
+                            try slice.checkLastPageReadable()
                             data.records = nil
                             data.externalRecordsLength = slice.length
                             slices.append(slice)
                         } else {
                             var records = ByteBufferAllocator().buffer(capacity: slice.length)
-                            slice.copyBytes(into: &records)
+                            try slice.copyBytes(into: &records)
                             data.records = records
                         }
                         total += slice.length

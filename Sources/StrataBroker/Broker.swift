@@ -104,11 +104,12 @@ public final class Broker: Sendable {
 
     /// Handles one request frame (the bytes after the size prefix). Returns the response frame, or nil
     /// when the request gets no answer (Produce with acks=0). Throws for frames the connection must
-    /// be closed over (malformed, unknown API, unsupported version).
+    /// be closed over (malformed, unknown API, unsupported version: `ProtocolError`), or when a file
+    /// part of the answer cannot be read (`StorageError`; the server sends files without this copy).
     /// `clientHost` is the peer's address as Kafka shows it (`/127.0.0.1`), reported by DescribeGroups.
     public func handle(
         frame: ByteBuffer, eventLoop: EventLoop, clientHost: String = ""
-    ) async throws(ProtocolError)
+    ) async throws
         -> ByteBuffer?
     {
         var frame = frame

@@ -283,7 +283,7 @@ extension GroupCoordinator {
                     guard let slice = try log.read(from: offset, maxBytes: OffsetsTopic.loadChunkBytes).slice else {
                         break
                     }
-                    var bytes = slice.makeByteBuffer()
+                    var bytes = try slice.makeByteBuffer()
                     while let batch = try RecordBatch.next(from: &bytes, batchBytesMax: Int(Int32.max)) {
                         let header = try batch.header()
                         offset = header.nextOffset

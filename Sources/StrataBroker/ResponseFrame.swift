@@ -28,13 +28,13 @@ public struct ResponseFrame: Sendable {
 
     /// The whole frame in one buffer, file parts copied from their memory maps (tests, and hosts that
     /// cannot send files).
-    public func flattened() -> ByteBuffer {
+    public func flattened() throws(StorageError) -> ByteBuffer {
         guard !files.isEmpty else { return buffer }
         var out = ByteBufferAllocator().buffer(capacity: byteCount)
         var cursor = buffer.readerIndex
         for part in files {
             out.writeImmutableBuffer(buffer.getSlice(at: cursor, length: part.position - cursor)!)
-            part.slice.copyBytes(into: &out)
+            try part.slice.copyBytes(into: &out)
             cursor = part.position
         }
         out.writeImmutableBuffer(buffer.getSlice(at: cursor, length: buffer.writerIndex - cursor)!)

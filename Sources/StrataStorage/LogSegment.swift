@@ -442,11 +442,22 @@ struct SegmentView: Sendable {
     }
 
     /// Header of the batch at `position`, checked for a plausible length.
+    /// The header is copied out of the map first (`MappedFile.copy`), so a page that cannot be read
+    /// is an I/O error naming the file and position, not a SIGBUS.
     func header(at position: Int, map: MappedFile) throws(StorageError) -> RecordBatchHeader {
-        let bytes = map.bytes(position..<size)
+        let available = size - position
+        let count = min(available, RecordBatchHeader.Layout.size)
         do {
-            let header = try RecordBatchHeader(parsing: bytes)
-            guard header.batchLength >= RecordBatchHeader.Layout.batchLengthMin, header.sizeInBytes <= bytes.count
+            let header = try withUnsafeTemporaryAllocation(byteCount: RecordBatchHeader.Layout.size, alignment: 8) {
+                (scratch) throws(StorageError) -> Result<RecordBatchHeader, RecordsError> in
+                try map.copy(position..<position + count, to: scratch.baseAddress!)
+                do throws(RecordsError) {
+                    return .success(try RecordBatchHeader(parsing: UnsafeRawBufferPointer(rebasing: scratch[..<count])))
+                } catch {
+                    return .failure(error)
+                }
+            }.get()
+            guard header.batchLength >= RecordBatchHeader.Layout.batchLengthMin, header.sizeInBytes <= available
             else {
                 throw StorageError.corruptSegment(
                     path: segment.logPath, position: position,

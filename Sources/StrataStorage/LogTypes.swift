@@ -96,15 +96,44 @@ public struct LogSlice: Sendable {
         try body(map.bytes(filePosition..<filePosition + length))
     }
 
-    /// Appends the bytes to `buffer` (one memcpy).
-    public func copyBytes(into buffer: inout ByteBuffer) {
-        buffer.writeBytes(map.bytes(filePosition..<filePosition + length))
+    /// Appends the bytes to `buffer` (one memcpy). A page that cannot be read (the file shrank, or
+    /// the disk failed: SIGBUS on a map) throws `StorageError.io` naming the file and position and
+    /// leaves `buffer` as it was.
+    public func copyBytes(into buffer: inout ByteBuffer) throws(StorageError) {
+        guard length > 0 else { return }
+        let map = self.map
+        let range = filePosition..<filePosition + length
+        var failure: StorageError?
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { (destination) -> Int in
+            do throws(StorageError) {
+                try map.copy(range, to: destination.baseAddress!)
+                return range.count
+            } catch {
+                failure = error
+                return 0
+            }
+        }
+        if let failure { throw failure }
     }
 
-    /// The bytes copied into a new buffer.
-    public func makeByteBuffer(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+    /// Reads the slice's last byte through the guarded copy: a file that shrank below the slice (or a
+    /// last page the disk cannot read) is a `StorageError.io` now, before the region goes to
+    /// `sendfile`, which would otherwise stop short and leave the answer unfinished.
+    public func checkLastPageReadable() throws(StorageError) {
+        guard length > 0 else { return }
+        var byte: UInt8 = 0
+        let end = filePosition + length
+        try withUnsafeMutableBytes(of: &byte) { (scratch) throws(StorageError) in
+            try map.copy(end - 1..<end, to: scratch.baseAddress!)
+        }
+    }
+
+    /// The bytes copied into a new buffer (see ``copyBytes(into:)``).
+    public func makeByteBuffer(
+        allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) throws(StorageError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: length)
-        copyBytes(into: &buffer)
+        try copyBytes(into: &buffer)
         return buffer
     }
 }

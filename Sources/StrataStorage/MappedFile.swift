@@ -1,3 +1,5 @@
+import CStrataShims
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +35,21 @@ final class MappedFile: @unchecked Sendable {
     func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         precondition(range.lowerBound >= 0 && range.upperBound <= length, "read past mapping of \(path)")
         return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+
+    /// Copies `range` to `destination`; a page the kernel cannot produce (the file shrank under the
+    /// map, or the disk failed the read: SIGBUS) is a typed error naming the file and position
+    /// instead of the end of the process. For bytes that leave storage (fetch answers, headers a
+    /// reader parses); bulk scans that tolerate a crash (recovery, cleaning) read the map directly.
+    @inline(__always)
+    func copy(_ range: Range<Int>, to destination: UnsafeMutableRawPointer) throws(StorageError) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= length, "read past mapping of \(path)")
+        let status = strata_guarded_copy(destination, base + range.lowerBound, range.count)
+        if status != 0 {
+            throw .io(
+                operation: "read of \(range.count) mapped bytes at position \(range.lowerBound) of", path: path,
+                errno: status)
+        }
     }
 
     /// Flushes dirty pages of a writable mapping to the file.

@@ -58,6 +58,27 @@ import Glibc
         #expect(try values(of: recovered.records).first == "durable")
     }
 
+    /// EIO on read: a segment page the kernel cannot produce (here: the file shrank under the map,
+    /// which raises the same SIGBUS a failed disk read does) fails that partition's fetch with
+    /// KAFKA_STORAGE_ERROR; the other partition and the broker carry on.
+    @Test func unreadableSegmentFailsThatFetchAndOthersProceed() async throws {
+        let harness = try BrokerHarness()
+        defer { harness.cleanup() }
+        try harness.createTopic("eio", partitions: 2)
+        for partition: Int32 in [0, 1] {
+            #expect(
+                try await harness.produce("eio", partition: partition, batch: batch(["a", "b"]))?.errorCode == .noError)
+        }
+        #expect(truncate(harness.directory + "/eio-0/00000000000000000000.log", 0) == 0)
+        let failed = try #require(try await harness.fetch("eio", offset: 0).responses.first?.partitions.first)
+        #expect(failed.errorCode == .kafkaStorageError, "unreadable segment: \(failed.errorCode)")
+        let other = try #require(
+            try await harness.fetch("eio", partition: 1, offset: 0).responses.first?.partitions.first)
+        #expect(other.errorCode == .noError)
+        #expect(try values(of: other.records) == ["a", "b"])
+        #expect(try await harness.produce("eio", partition: 1, batch: batch(["c"]))?.errorCode == .noError)
+    }
+
     @Test func tornWriteIsRefusedAndTheNextBatchLandsIntact() async throws {
         let fileSystem = FaultInjectingFileSystem()
         let harness = try BrokerHarness(fileSystem: fileSystem)

@@ -54,7 +54,7 @@ import Testing
         var next = log.logStartOffset
         while next < log.logEndOffset {
             guard let slice = try log.read(from: next, maxBytes: 1 << 20).slice else { break }
-            var bytes = slice.makeByteBuffer()
+            var bytes = try slice.makeByteBuffer()
             while let batch = try RecordBatch.next(from: &bytes) {
                 try batch.validate()
                 for record in try batch.records() where record.offset >= next {

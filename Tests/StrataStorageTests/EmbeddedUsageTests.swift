@@ -22,7 +22,7 @@ import Testing
         try await log.flush(through: appended.lastOffset + 1)
 
         if let slice = try log.read(from: 0, maxBytes: 1 << 20).slice {
-            var bytes = slice.makeByteBuffer()
+            var bytes = try slice.makeByteBuffer()
             while let batch = try RecordBatch.next(from: &bytes) {
                 for record in try batch.records() {
                     print(record.offset, record.value.map { String(buffer: $0) } ?? "null")

@@ -1,6 +1,8 @@
 import Foundation
+import NIOCore
 import StrataRecords
 import Testing
+
 @testable import StrataStorage
 
 #if canImport(Glibc)
@@ -19,7 +21,7 @@ import Glibc
         #expect {
             try log.append(makeBatch(count: 2, tag: "lost"))
         } throws: { error in
-            guard case let StorageError.io(_, path, code) = error else { return false }
+            guard case StorageError.io(_, let path, let code) = error else { return false }
             return code == ENOSPC && path.hasSuffix(".log")
         }
         #expect(log.logEndOffset == 2)
@@ -28,6 +30,40 @@ import Glibc
         #expect(info.firstOffset == 2)
         #expect(try readAll(log).map(\.value) == ["a-0", "a-1", "b-0"])
         try log.close()
+    }
+
+    /// A read through the segment's memory map of a page the kernel cannot produce raises SIGBUS
+    /// (a disk read error, or here the real thing a test can cause: the file shrank under the map).
+    /// Every read that leaves storage copies through `MappedFile.copy`, so it is an I/O error naming
+    /// the file and position, and the process lives.
+    @Test func unreadableSegmentPagesAreAnIOErrorNotACrash() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.cleanup() }
+        let log = try openLog(dir.path)
+        for tag in ["a", "b", "c"] { try log.append(makeBatch(count: 4, tag: tag, valueSize: 3000)) }
+        let early = try #require(try log.read(from: 0, maxBytes: 1 << 20).slice)
+        let segment = dir.path + "/00000000000000000000.log"
+        #expect(truncate(segment, 0) == 0)
+        func isUnreadable(_ error: StorageError?) -> Bool {
+            guard case .io(let operation, let path, let code)? = error else { return false }
+            return code == EIO && path == segment && operation.contains("at position")
+        }
+        // A slice taken before the damage: copying it out fails and leaves the buffer as it was.
+        var buffer = ByteBufferAllocator().buffer(string: "kept")
+        let copyError = #expect(throws: StorageError.self) { try early.copyBytes(into: &buffer) }
+        #expect(isUnreadable(copyError), "\(String(describing: copyError))")
+        #expect(String(buffer: buffer) == "kept")
+        // A new read: locating the batch reads its header from the map.
+        let readError = #expect(throws: StorageError.self) { try log.read(from: 4, maxBytes: 1 << 20) }
+        #expect(isUnreadable(readError), "\(String(describing: readError))")
+        // The guard is per copy: a good region of another log still reads after the faults.
+        let other = TemporaryDirectory()
+        defer { other.cleanup() }
+        let healthy = try openLog(other.path)
+        try healthy.append(makeBatch(count: 2, tag: "ok"))
+        #expect(try readAll(healthy).map(\.value) == ["ok-0", "ok-1"])
+        try healthy.close()
+        try? log.close()
     }
 
     @Test func tornWriteIsCutBackSoTheNextAppendIsIntact() throws {
@@ -97,7 +133,7 @@ import Glibc
         #expect {
             _ = try openLog(dir.path, fileSystem: fileSystem)
         } throws: { error in
-            guard case let StorageError.io(_, path, code) = error else { return false }
+            guard case StorageError.io(_, let path, let code) = error else { return false }
             return code == EIO && path.hasSuffix("00000000000000000000.log")
         }
     }

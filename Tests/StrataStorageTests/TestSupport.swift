@@ -51,7 +51,7 @@ func makeBatch(count: Int = 3, tag: String = "v", timestamp: Int64 = 1_700_000_0
 
 /// Values of every record in `slice`, decoding each batch.
 func values(in slice: LogSlice) throws -> [(offset: Int64, value: String)] {
-    var buffer = slice.makeByteBuffer()
+    var buffer = try slice.makeByteBuffer()
     var result: [(Int64, String)] = []
     while let batch = try RecordBatch.next(from: &buffer) {
         try batch.validate()

@@ -44,4 +44,11 @@ int strata_writeback(int fd, off_t offset, off_t len, int wait);
 /// Adds `nice_increment` to the calling thread's nice value (Linux: per thread). Returns 0 or errno.
 int strata_lower_thread_priority(int nice_increment);
 
+/// Copies `count` bytes from `src` (typically inside a file's memory map) to `dst`, returning 0, or
+/// EIO when reading `src` raised SIGBUS: the file shrank under the map or the disk failed the read.
+/// The SIGBUS is caught on this thread only while the copy runs (the JVM does the same for mapped
+/// buffers); a SIGBUS anywhere else still ends the process as before. Installs the handler on
+/// first use. `dst` must not be mapped from a file that can fault.
+int strata_guarded_copy(void *dst, const void *src, size_t count);
+
 #endif
