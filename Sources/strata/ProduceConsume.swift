@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import StrataClient
 import StrataRecords
+import Synchronization
 
 /// Parses `--acks`: 0, 1, all (or -1).
 func parseAcks(_ text: String) throws -> Int16 {
@@ -38,12 +39,22 @@ struct Produce: AsyncParsableCommand {
     @Option(help: "Compression: lz4 or none.") var compression = "lz4"
     @Option(help: "Send every record to this partition (default: by key, murmur2 as Kafka).")
     var partition: Int32?
+    @Flag(
+        help: ArgumentHelp(
+            "Print each acknowledged record to standard output as PARTITION<tab>OFFSET<tab>LINE, when the "
+                + "broker acknowledges it; records that failed go to standard error as FAILED<tab>LINE<tab>REASON."))
+    var printOffsets = false
+
+    func validate() throws {
+        if printOffsets && acks == "0" { throw ValidationError("--print-offsets needs --acks 1 or all") }
+    }
 
     func run() async throws {
         var config = ProducerConfig()
         config.acks = try parseAcks(acks)
         config.compression = try parseCompression(compression)
         config.maxBlockMilliseconds = client.maxBlockMs
+        config.deliveryReports = printOffsets
         config.clientId = "strata-cli-producer"
         let input: FileHandle
         if let file {
@@ -56,6 +67,10 @@ struct Produce: AsyncParsableCommand {
         }
         try await runClient {
             let producer = try await StrataProducer(bootstrap: client.addresses, config: config)
+            let printer = printOffsets ? DeliveryPrinter() : nil
+            let printing = Task { [reports = producer.deliveryReports] in
+                for await report in reports { printer?.print(report) }
+            }
             var count = 0
             do {
                 var lines = LineReader(input)
@@ -66,16 +81,81 @@ struct Produce: AsyncParsableCommand {
                         key = Array(line[..<range.lowerBound].utf8)
                         value = Array(line[range.upperBound...].utf8)
                     }
-                    try await producer.enqueue(topic: topic, key: key, value: value, partition: partition)
+                    let id = try await producer.enqueue(topic: topic, key: key, value: value, partition: partition)
+                    printer?.sent(id: id, line: line)
                     count += 1
                 }
                 try await producer.close()
             } catch {
                 try? await producer.close()
+                await printing.value
                 throw error
             }
+            await printing.value
             FileHandle.standardError.write(Data("strata: produced \(count) records to \(topic)\n".utf8))
         }
+    }
+}
+
+/// Turns delivery reports into `strata produce --print-offsets` lines. A report can arrive before
+/// `enqueue` has returned its id to the reading loop, so lines and outcomes meet in whichever order
+/// they come. State guarded by one `Mutex`.
+final class DeliveryPrinter: Sendable {
+    private struct State {
+        var lines: [UInt64: String] = [:]
+        /// Outcomes whose line was not known yet: id → (partition, offset) or the failure.
+        var early: [UInt64: Result<(Int32, Int64), ClientFailure>] = [:]
+    }
+
+    /// A failure's description, so outcomes stay `Sendable`.
+    struct ClientFailure: Error { var reason: String }
+
+    private let state = Mutex(State())
+
+    /// Records the input line of record `id`; prints it at once if its outcome already came.
+    func sent(id: UInt64, line: String) {
+        let outcome: Result<(Int32, Int64), ClientFailure>? = state.withLock { state in
+            if let outcome = state.early.removeValue(forKey: id) { return outcome }
+            state.lines[id] = line
+            return nil
+        }
+        if let outcome { emit([(line, outcome)]) }
+    }
+
+    /// Prints the records of one report whose lines are known; keeps the rest for `sent`.
+    func print(_ report: DeliveryReport) {
+        let reason = report.error.map { "\($0)" }
+        let ready: [(String, Result<(Int32, Int64), ClientFailure>)] = state.withLock { state in
+            var ready: [(String, Result<(Int32, Int64), ClientFailure>)] = []
+            for (index, id) in report.recordIds.enumerated() {
+                let outcome: Result<(Int32, Int64), ClientFailure> =
+                    if let offset = report.offset(at: index) {
+                        .success((report.partition, offset))
+                    } else {
+                        .failure(ClientFailure(reason: reason ?? "no offset"))
+                    }
+                if let line = state.lines.removeValue(forKey: id) {
+                    ready.append((line, outcome))
+                } else {
+                    state.early[id] = outcome
+                }
+            }
+            return ready
+        }
+        emit(ready)
+    }
+
+    private func emit(_ outcomes: [(String, Result<(Int32, Int64), ClientFailure>)]) {
+        var delivered = ""
+        var failed = ""
+        for (line, outcome) in outcomes {
+            switch outcome {
+            case .success(let (partition, offset)): delivered += "\(partition)\t\(offset)\t\(line)\n"
+            case .failure(let failure): failed += "FAILED\t\(line)\t\(failure.reason)\n"
+            }
+        }
+        if !delivered.isEmpty { FileHandle.standardOutput.write(Data(delivered.utf8)) }
+        if !failed.isEmpty { FileHandle.standardError.write(Data(failed.utf8)) }
     }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// The short crash campaign (issue #10): `tools/reliability/crash_campaign.py` SIGKILLs the real
-/// `strata serve` under acks=all librdkafka producers (idempotent and not, 4 partitions) and a
+/// `strata serve` under acks=all librdkafka producers (idempotent and not, 4 partitions), a
+/// StrataClient producer (`strata produce --print-offsets`) that lives across every kill, and a
 /// committing consumer, restarts it, and checks after each cycle that every acknowledged record is
 /// present exactly once at its offset, offsets are contiguous, nothing unsent appears,
 /// `segment-dump --verify` is clean and committed offsets never go back. The long version is
@@ -32,6 +33,12 @@ import Testing
         print("crash campaign (STRATA_CRASH_SEED=\(seed) replays): \(summary)")
         #expect(
             result.status == 0, "crash campaign failed:\n\(result.stdout.suffix(3000))\n\(result.stderr.suffix(2000))")
-        #expect(summary.contains("\"ok\": true") && summary.contains("\"cycles\": \(Self.cycles)"))
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any], "no summary: \(summary)")
+        #expect(fields["ok"] as? Bool == true)
+        #expect(fields["cycles"] as? Int == Self.cycles)
+        // Both kinds of client had acknowledged records checked.
+        #expect((fields["acked_by_strata_client"] as? Int ?? 0) > 0)
+        #expect((fields["acked"] as? Int ?? 0) > (fields["acked_by_strata_client"] as? Int ?? 0))
     }
 }

@@ -11,6 +11,9 @@ moment (small segments, so kills land mid-append, mid-fsync and mid-roll). After
   * `segment-dump --verify` is clean on every partition directory;
   * committed consumer-group offsets never move backwards and never point past the log end.
 
+Besides librdkafka, a StrataClient producer (`strata produce --print-offsets`, idempotent, acks=all)
+runs for the whole campaign, across every kill, so its reconnects and resends are checked too.
+
 Checks read the new tail each cycle and the whole log every --full-every cycles and at the end.
 Exit status 0 = every check passed; 1 = a check failed (the message names partition/offset/file);
 2 = the harness itself could not run. The last stdout line is a JSON summary.
@@ -111,6 +114,7 @@ class Ledger:
         self.committed = {}          # partition -> highest offset a commit succeeded with
         self.compact_acked = {}      # offset -> (key, payload) in COMPACT_TOPIC partition 0
         self.delivery_errors = 0
+        self.acked_by = {}           # client name -> records it had acknowledged (other than librdkafka)
 
     def on_delivery(self, error, message):
         with self.lock:
@@ -121,7 +125,14 @@ class Ledger:
             if message.topic() == COMPACT_TOPIC:
                 self.compact_acked[message.offset()] = (message.key().decode(), payload)
                 return
-            key = (message.partition(), message.offset())
+        self.record_ack(message.partition(), message.offset(), payload)
+
+    def record_ack(self, partition, offset, payload, client="librdkafka"):
+        """One acknowledged record of TOPIC; fails on a second, different acknowledgement of a slot or payload."""
+        with self.lock:
+            if client != "librdkafka":
+                self.acked_by[client] = self.acked_by.get(client, 0) + 1
+            key = (partition, offset)
             if key in self.acked and self.acked[key] != payload:
                 raise CheckFailed(f"two acks for {TOPIC}-{key[0]} offset {key[1]}: "
                                   f"{self.acked[key]!r} and {payload!r}")
@@ -171,6 +182,101 @@ def producer_loop(bootstrap, ledger, name, idempotent, rng_seed, stop, failures,
             failures.append(str(error))
 
 
+class StrataClientProducer:
+    """StrataClient in the campaign: one `strata produce --print-offsets` process (idempotent, acks=all,
+    LZ4 — the client's defaults) that lives across every kill and restart. It reconnects and resends on
+    its own, so the checks also prove that its retries after a crash neither lose nor duplicate an
+    acknowledged record. Lines are fed only while the server is up and loaded (`feeding`), so what the
+    log holds at a check was in the ledger before it."""
+
+    def __init__(self, strata, bootstrap, ledger, seed):
+        self.ledger, self.rng = ledger, random.Random(seed)
+        self.feeding = threading.Event()
+        self.feed_lock = threading.Lock()  # held while a burst of lines is written
+        self.closed = threading.Event()
+        self.stderr_tail = []
+        self.process = subprocess.Popen(
+            [strata, "produce", "--bootstrap", bootstrap, "--acks", "all", "--max-block-ms", "600000",
+             "--print-offsets", TOPIC],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.failures = []
+        self.threads = [threading.Thread(target=target, daemon=True)
+                        for target in (self._feed, self._read_acks, self._read_errors)]
+        for thread in self.threads:
+            thread.start()
+
+    def pause(self):
+        """Stops feeding and waits for a burst being written to finish."""
+        self.feeding.clear()
+        with self.feed_lock:
+            pass
+
+    def _feed(self):
+        sequence = 0
+        while not self.closed.is_set():
+            if not self.feeding.wait(0.1):
+                continue
+            with self.feed_lock:
+                if not self.feeding.is_set():
+                    continue
+                lines = []
+                for _ in range(self.rng.randint(1, 50)):
+                    payload = f"swift-{sequence}-" + "x" * self.rng.randint(0, 200)
+                    sequence += 1
+                    lines.append(payload)
+                with self.ledger.lock:
+                    self.ledger.sent.update(lines)
+                try:
+                    self.process.stdin.write("".join(p + "\n" for p in lines))
+                    self.process.stdin.flush()
+                except (BrokenPipeError, ValueError):
+                    return
+            time.sleep(0.02)
+
+    def _read_acks(self):
+        for line in self.process.stdout:
+            partition, offset, payload = line.rstrip("\n").split("\t", 2)
+            try:
+                self.ledger.record_ack(int(partition), int(offset), payload, client="StrataClient")
+            except CheckFailed as error:
+                self.failures.append(f"StrataClient: {error}")
+
+    def _read_errors(self):
+        for line in self.process.stderr:
+            if line.startswith("FAILED\t"):
+                with self.ledger.lock:
+                    self.ledger.delivery_errors += 1
+            else:
+                self.stderr_tail = (self.stderr_tail + [line.rstrip()])[-20:]
+
+    def check_alive(self):
+        if self.failures:
+            raise CheckFailed(self.failures[0])
+        if self.process.poll() is not None:
+            raise CheckFailed(f"strata produce exited {self.process.returncode}: {' | '.join(self.stderr_tail)}")
+
+    def close(self):
+        """Ends the input; the client flushes what it holds (the server is up) and exits 0."""
+        self.pause()
+        self.closed.set()
+        try:
+            self.process.stdin.close()
+            status = self.process.wait(timeout=150)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise CheckFailed("strata produce did not finish within 150 s of its input ending")
+        for thread in self.threads[1:]:
+            thread.join(timeout=10)
+        if self.failures:
+            raise CheckFailed(self.failures[0])
+        if status != 0:
+            raise CheckFailed(f"strata produce exited {status}: {' | '.join(self.stderr_tail)}")
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+
+
 def consumer_loop(bootstrap, ledger, stop, failures):
     """Consumes every partition from the group's committed offsets (manual assignment, so kills never
     wait on a rebalance) and commits asynchronously; records every commit the broker acknowledged."""
@@ -216,6 +322,8 @@ def read_partitions(bootstrap, ranges):
             for message in consumer.consume(num_messages=min(5000, remaining), timeout=1.0):
                 if message.error():
                     raise CheckFailed(f"{TOPIC}-{message.partition()}: fetch error {message.error()}")
+                if message.offset() >= ranges[message.partition()][1]:
+                    continue  # appended after the ends were read (the StrataClient producer resends)
                 records[message.partition()].append((message.offset(), message.value().decode()))
                 remaining -= 1
     finally:
@@ -379,6 +487,8 @@ def main():
     parser.add_argument("--min-run", type=float, default=0.2, help="shortest load phase before a kill (s)")
     parser.add_argument("--max-run", type=float, default=2.0, help="longest load phase before a kill (s)")
     parser.add_argument("--full-every", type=int, default=10, help="read the whole log every N cycles")
+    parser.add_argument("--no-strata-client", action="store_true",
+                        help="leave out the StrataClient producer (`strata produce --print-offsets`)")
     parser.add_argument("--set", action="append", default=[], help="extra server setting key=value")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
@@ -396,10 +506,16 @@ def main():
     totals = {"cycles": 0, "records_checked": 0, "kills": 0, "recoveries": 0,
               "segments_truncated": 0, "compactions": 0}
     failure = None
+    swift = None
     try:
         server.start()
         create_topic(server.bootstrap)
+        if not args.no_strata_client:
+            swift = StrataClientProducer(args.strata, server.bootstrap, ledger, rng.randrange(1 << 30))
         for cycle in range(1, args.cycles + 1):
+            if swift:
+                swift.check_alive()
+                swift.feeding.set()
             stop = threading.Event()
             failures = []
             threads = [threading.Thread(target=producer_loop, args=(server.bootstrap, ledger, f"c{cycle}i{i}",
@@ -417,6 +533,8 @@ def main():
             totals["kills"] += 1
             killed = time.time()
             stop.set()
+            if swift:
+                swift.pause()  # what reaches the log before a check must be in the ledger before it
             for thread in threads:
                 thread.join(timeout=60)
             joined = time.time()
@@ -439,16 +557,21 @@ def main():
             totals["cycles"] = cycle
             print(f"cycle {cycle}: killed; acked so far {len(ledger.acked)}, log ends {verified_end}, "
                   f"checked {checked}{' (full)' if full else ''}; {timing}checks {time.time() - restarted:.1f} s, "
-                  f"commits {ledger.committed}; compacted topic {compacted_records} records of {compacted_end}", flush=True)
+                  f"commits {ledger.committed}; StrataClient acked {ledger.acked_by.get('StrataClient', 0)}; compacted topic {compacted_records} records of {compacted_end}", flush=True)
+        if swift:
+            swift.close()
         status = server.stop()
         if status != 0:
             raise CheckFailed(f"server exited {status} on SIGTERM; see {log_path}")
     except CheckFailed as error:
         failure = str(error)
     finally:
+        if swift:
+            swift.kill()
         server.kill9()
     summary = {"ok": failure is None, "seed": seed, **totals, "acked": len(ledger.acked),
-               "compacted_acked": len(ledger.compact_acked), "sent": len(ledger.sent),
+               "compacted_acked": len(ledger.compact_acked),
+               "acked_by_strata_client": ledger.acked_by.get("StrataClient", 0), "sent": len(ledger.sent),
                "delivery_errors": ledger.delivery_errors, "seconds": round(time.time() - started, 1),
                "data_dir": data_dir}
     if failure:
