@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import StrataProtocol
 import StrataRecords
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -11,7 +12,8 @@ import Glibc
 /// Seeded protocol fuzzing against the real binary (issue #10): `ProtocolFuzzer` inputs, each on its
 /// own connection, while a well-behaved client on one long-lived connection keeps producing (acks=all)
 /// and fetching. The server must not crash, its RSS must stay bounded, and every well-behaved
-/// request must succeed. STRATA_FUZZ_INPUTS (default 20 000) and STRATA_FUZZ_SEED set the run;
+/// request must succeed. STRATA_FUZZ_INPUTS (default 20 000), STRATA_FUZZ_SEED and
+/// STRATA_FUZZ_CONNECTIONS (inputs delivered at once, default 1) set the run;
 /// `tools/fuzz-protocol --inputs N` runs the long version.
 @Suite(.serialized) struct ProtocolFuzzTests {
     static let inputsDefault = 20_000
@@ -37,38 +39,41 @@ import Glibc
         // STRATA_FUZZ_FIRST replays a window of inputs (first ..< first + inputs), e.g. to bisect.
         let first = environment["STRATA_FUZZ_FIRST"].flatMap { Int($0) } ?? 0
         let dump = environment["STRATA_FUZZ_DUMP"] == "1"
-        for index in first..<(first + inputs) {
-            let (kind, bytes) = fuzzer.input(index)
-            if dump { print("input \(index) \(kind): \(bytes.map { String($0, radix: 16) }.joined(separator: " "))") }
-            counts[kind, default: 0] += 1
+        // STRATA_FUZZ_CONNECTIONS delivers each block of inputs over that many connections at once
+        // (threads of their own, not the test's thread pool); 1 keeps the inputs in order.
+        let connections = max(1, environment["STRATA_FUZZ_CONNECTIONS"].flatMap { Int($0) } ?? 1)
+        var blockStart = first
+        while blockStart < first + inputs {
+            let blockEnd = min(first + inputs, blockStart + Self.wellBehavedEveryInputs)
             guard server.process.isRunning else {
                 Issue.record(
-                    "server died at input \(index - 1) (seed \(seed)); stderr:\n\(server.stderrText.suffix(3000))")
+                    "server died before input \(blockStart) (seed \(seed)); stderr:\n\(server.stderrText.suffix(3000))")
                 return
             }
-            Self.deliver(bytes, port: server.port)
-            if index % Self.wellBehavedEveryInputs == 0 {
-                do { try good.exchange() } catch {
-                    let kept = NSTemporaryDirectory() + "strata-fuzz-failure-\(seed)-\(index).log"
-                    try? FileManager.default.copyItem(atPath: server.stderrPath, toPath: kept)
-                    let state =
-                        server.process.isRunning ? "running" : "exited \(server.process.terminationStatus)"
-                    let descriptors = Self.openDescriptors(pid: server.process.processIdentifier)
-                    let tail = String(server.stderrText.suffix(3000))
-                    let message =
-                        "well-behaved client failed after input \(index) (seed \(seed)): \(error); server \(state), "
-                        + "open fds \(descriptors), log kept in \(kept); stderr tail:\n\(tail)"
-                    Issue.record(Comment(rawValue: message))
-                    return
-                }
-                peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
+            let blockCounts = Self.deliverBlock(
+                blockStart..<blockEnd, fuzzer: fuzzer, connections: connections, port: server.port, dump: dump)
+            counts.merge(blockCounts, uniquingKeysWith: +)
+            let index = blockEnd - 1
+            do { try good.exchange() } catch {
+                let kept = NSTemporaryDirectory() + "strata-fuzz-failure-\(seed)-\(index).log"
+                try? FileManager.default.copyItem(atPath: server.stderrPath, toPath: kept)
+                let state = server.process.isRunning ? "running" : "exited \(server.process.terminationStatus)"
+                let descriptors = Self.openDescriptors(pid: server.process.processIdentifier)
+                let tail = String(server.stderrText.suffix(3000))
+                let message =
+                    "well-behaved client failed after inputs \(blockStart)..<\(blockEnd) (seed \(seed)): \(error); "
+                    + "server \(state), open fds \(descriptors), log kept in \(kept); stderr tail:\n\(tail)"
+                Issue.record(Comment(rawValue: message))
+                return
             }
-            if (index - first + 1) % Self.progressEveryInputs == 0 {
+            peak = max(peak, Self.residentBytes(pid: server.process.processIdentifier))
+            if (blockEnd - first) / Self.progressEveryInputs != (blockStart - first) / Self.progressEveryInputs {
                 print(
-                    "protocol fuzz: \(index - first + 1) inputs, \(Int(Date().timeIntervalSince(started))) s, "
+                    "protocol fuzz: \(blockEnd - first) inputs, \(Int(Date().timeIntervalSince(started))) s, "
                         + "\(good.exchanges) well-behaved exchanges ok, RSS peak \(peak >> 20) MiB, "
                         + "open fds \(Self.openDescriptors(pid: server.process.processIdentifier))")
             }
+            blockStart = blockEnd
         }
         try good.exchange()
         #expect(server.process.isRunning, "server survives \(inputs) fuzzed inputs (seed \(seed))")
@@ -82,6 +87,37 @@ import Glibc
         let stopping = Date()
         #expect(server.stop() == 0, "clean shutdown after fuzzing")
         print("protocol fuzz: SIGTERM to exit \(String(format: "%.1f", Date().timeIntervalSince(stopping))) s")
+    }
+
+    /// Delivers inputs `range`, input i on connection i % `connections`, each connection on a thread
+    /// of its own; returns how many inputs of each kind were sent.
+    static func deliverBlock(
+        _ range: Range<Int>, fuzzer: ProtocolFuzzer, connections: Int, port: Int, dump: Bool
+    ) -> [ProtocolFuzzer.Kind: Int] {
+        @Sendable func run(_ lane: Int) -> [ProtocolFuzzer.Kind: Int] {
+            var counts: [ProtocolFuzzer.Kind: Int] = [:]
+            for index in stride(from: range.lowerBound + lane, to: range.upperBound, by: connections) {
+                let (kind, bytes) = fuzzer.input(index)
+                if dump {
+                    print("input \(index) \(kind): \(bytes.map { String($0, radix: 16) }.joined(separator: " "))")
+                }
+                counts[kind, default: 0] += 1
+                deliver(bytes, port: port)
+            }
+            return counts
+        }
+        guard connections > 1 else { return run(0) }
+        let results = Mutex<[ProtocolFuzzer.Kind: Int]>([:])
+        let done = DispatchSemaphore(value: 0)
+        for lane in 0..<connections {
+            Thread.detachNewThread {
+                let counts = run(lane)
+                results.withLock { $0.merge(counts, uniquingKeysWith: +) }
+                done.signal()
+            }
+        }
+        for _ in 0..<connections { done.wait() }
+        return results.withLock { $0 }
     }
 
     /// Sends one input on a fresh connection, half-closes, and reads until the server closes or a

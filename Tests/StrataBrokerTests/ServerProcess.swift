@@ -15,8 +15,12 @@ final class ServerProcess {
     private var metricsPort: Int?
     var bootstrap: String { "127.0.0.1:\(port)" }
 
-    /// Directory holding the built products (the test bundle sits next to them).
+    /// Directory holding the built products (the test bundle sits next to them), or
+    /// STRATA_BINARY_DIR when set (the long campaigns run a release `strata` under debug tests).
     static var productsDirectory: URL {
+        if let directory = ProcessInfo.processInfo.environment["STRATA_BINARY_DIR"], !directory.isEmpty {
+            return URL(fileURLWithPath: directory)
+        }
         let bundle = Bundle.main.bundleURL
         for candidate in [bundle, bundle.deletingLastPathComponent()]
         where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent("strata").path) {
