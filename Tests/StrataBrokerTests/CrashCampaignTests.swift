@@ -18,17 +18,19 @@ import Testing
     }
 
     @Test(.enabled(if: InteropTools.pythonAvailable))
-    func acknowledgedRecordsSurviveRepeatedKill9() throws {
+    func acknowledgedRecordsSurviveRepeatedKill9() async throws {
         let python = try #require(InteropTools.python, "python venv missing: run tools/setup")
         let products = ServerProcess.productsDirectory
         let seed = ProcessInfo.processInfo.environment["STRATA_CRASH_SEED"] ?? String(UInt32.random(in: 0...UInt32.max))
-        let result = try runCommand(
-            python,
-            [
-                Self.script, "--strata", products.appendingPathComponent("strata").path,
-                "--segment-dump", products.appendingPathComponent("segment-dump").path,
-                "--cycles", String(Self.cycles), "--seed", seed, "--max-run", "0.8", "--full-every", "4",
-            ], timeoutSeconds: 300)
+        let result = try await offThePool {
+            try runCommand(
+                python,
+                [
+                    Self.script, "--strata", products.appendingPathComponent("strata").path,
+                    "--segment-dump", products.appendingPathComponent("segment-dump").path,
+                    "--cycles", String(Self.cycles), "--seed", seed, "--max-run", "0.8", "--full-every", "4",
+                ], timeoutSeconds: 300)
+        }
         let summary = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
         print("crash campaign (STRATA_CRASH_SEED=\(seed) replays): \(summary)")
         #expect(

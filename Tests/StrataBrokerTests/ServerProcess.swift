@@ -167,13 +167,15 @@ func runCommand(
     let collected = DispatchGroup()
     nonisolated(unsafe) var outData = Data()
     nonisolated(unsafe) var errData = Data()
+    // Threads of their own: Dispatch's global queues and the test's cooperative pool share two
+    // workers here, and a blocked reader there stalls every async test in the process.
     collected.enter()
-    DispatchQueue.global().async {
+    Thread.detachNewThread {
         outData = output.fileHandleForReading.readDataToEndOfFile()
         collected.leave()
     }
     collected.enter()
-    DispatchQueue.global().async {
+    Thread.detachNewThread {
         errData = errors.fileHandleForReading.readDataToEndOfFile()
         collected.leave()
     }
@@ -185,6 +187,15 @@ func runCommand(
     return CommandResult(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs blocking `body` (waiting on a child process, a socket) on a thread of its own and awaits it,
+/// so a long campaign test does not hold one of the cooperative pool's two threads (2 cores) and
+/// starve the timing-sensitive async tests that run beside it.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
 }
 
 /// Locates an interop client; missing ones fail the test under tools/test (STRATA_REQUIRE_INTEROP=1)
