@@ -156,9 +156,14 @@ extension PartitionLog {
             } catch {
                 writer.withLock { state in
                     state.failure = "\(error)"
+                    // Nothing above the durable point is served any more: it was never acknowledged
+                    // and may not be on disk. A restart re-validates what the file really holds.
+                    state.readableEnd = durable
                     publish(state)
                 }
-                logger.error("fdatasync failed; log is now read-only", metadata: ["error": "\(error)"])
+                logger.error(
+                    "fdatasync failed; log is now read-only and serves only offsets below \(durable)",
+                    metadata: ["error": "\(error)"])
                 return .failure(error)
             }
         }

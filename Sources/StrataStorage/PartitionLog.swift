@@ -36,6 +36,9 @@ public final class PartitionLog: Sendable {
         var cleanerCheckpoint: Int64 = 0
         var unflushedMessages: Int64 = 0
         var failure: String?
+        /// After a failed fsync: the durable offset at the failure. Readers see nothing from here on
+        /// (the kernel may have dropped those pages; what was never acknowledged is not served).
+        var readableEnd: Int64?
         var isClosed = false
         /// A compaction swap is between its commit (`.swap` made durable) and its rename into place:
         /// DeleteRecords then only moves the log start offset and leaves the segments to retention.
@@ -342,8 +345,8 @@ public final class PartitionLog: Sendable {
     func publish(_ state: Writer) {
         let snap = LogSnapshot(
             config: state.config, closed: state.closedViews, active: state.active.view(),
-            logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset,
-            failure: state.failure)
+            logStartOffset: min(state.logStartOffset, state.readableEnd ?? .max),
+            logEndOffset: min(state.logEndOffset, state.readableEnd ?? .max), failure: state.failure)
         published.withLock { $0 = snap }
     }
 
@@ -456,6 +459,8 @@ public final class PartitionLog: Sendable {
             if !minOneBatch && first.sizeInBytes > maxBytes { return info }
             while end < view.size {
                 let next = try view.header(at: end, map: map)
+                // Below the published end only (after a failed fsync it is the durable point).
+                if next.baseOffset >= snap.logEndOffset { break }
                 if end - start + next.sizeInBytes > maxBytes { break }
                 end += next.sizeInBytes
                 last = next

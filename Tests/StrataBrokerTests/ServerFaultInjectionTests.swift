@@ -44,13 +44,15 @@ import Glibc
         let failed = try #require(try await harness.produce("sync", batch: batch(["undurable"])))
         #expect(failed.errorCode != .noError, "a batch whose fsync failed is not acknowledged")
         // The partition then goes read-only: nothing more is acknowledged on top of a log whose
-        // durability is unknown. (The failed batch stays readable below the high watermark until a
-        // restart re-validates the log, as an acks=1 batch would be.)
+        // durability is unknown, and nothing past the durable point is served (the failed batch was
+        // never acknowledged and the kernel may have dropped its pages).
         let next = try #require(try await harness.produce("sync", batch: batch(["later"])))
         #expect(next.errorCode == .kafkaStorageError, "read-only after a failed fsync: \(next.errorCode)")
         let fetched = try #require(try await harness.fetch("sync", offset: 0).responses.first?.partitions.first)
-        let served = try values(of: fetched.records)
-        #expect(served.first == "durable" && !served.contains("later"))
+        #expect(try values(of: fetched.records) == ["durable"])
+        #expect(fetched.highWatermark == 1, "the high watermark is the durable point")
+        let past = try #require(try await harness.fetch("sync", offset: 2).responses.first?.partitions.first)
+        #expect(past.errorCode == .offsetOutOfRange, "the unacknowledged batch's offsets are not served")
         // A restart (the way out of a failed log) keeps what was acknowledged.
         fileSystem.disarmAll()
         try harness.restart(clean: false)

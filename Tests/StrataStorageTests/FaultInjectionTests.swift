@@ -111,13 +111,20 @@ import Glibc
         defer { dir.cleanup() }
         let fileSystem = FaultInjectingFileSystem()
         let log = try openLog(dir.path, fileSystem: fileSystem)
-        let info = try log.append(makeBatch(count: 2))
+        try await log.flush(through: try log.append(makeBatch(count: 2, tag: "durable")).lastOffset + 1)
+        let info = try log.append(makeBatch(count: 1, tag: "lost"))
         fileSystem.arm(.sync, .error(EIO), pathContains: ".log")
         await #expect(throws: StorageError.self) { try await log.flush(through: info.lastOffset + 1) }
-        #expect(log.recoveryPoint == 0)
+        #expect(log.recoveryPoint == 2)
         #expect(throws: StorageError.self) { try log.append(makeBatch(count: 1)) }
-        await #expect(throws: StorageError.self) { try await log.flush(through: 1) }
-        #expect(try readAll(log).count == 2, "reads keep working on a failed log")
+        // A failed log never reports the lost batch durable, even once the disk is fine again.
+        fileSystem.disarmAll()
+        await #expect(throws: StorageError.self) { try await log.flush(through: info.lastOffset + 1) }
+        // Reads keep working, up to the durable point only: the batch whose fsync failed was never
+        // acknowledged and may not be on disk.
+        #expect(try readAll(log).map(\.value) == ["durable-0", "durable-1"])
+        #expect(log.highWatermark == 2)
+        #expect(throws: StorageError.self) { try log.read(from: 3, maxBytes: 1 << 20) }
     }
 
     @Test func eioOnSegmentOpenIsATypedErrorNamingTheFile() throws {
