@@ -30,13 +30,15 @@ import Testing
     @Test func topicsCreateDescribeAlterListDelete() throws {
         let server = try ServerProcess()
         defer { server.cleanup() }
-        let created = try run(["topics", "create", "orders", "--partitions", "4", "--config", "retention.ms=3600000"], server)
+        let created = try run(
+            ["topics", "create", "orders", "--partitions", "4", "--config", "retention.ms=3600000"], server)
         #expect(created.status == 0, "\(created.stderr)")
         let again = try run(["topics", "create", "orders"], server)
         #expect(again.status == 1 && again.stderr.contains("TOPIC_ALREADY_EXISTS"), "\(again.stderr)")
         #expect(try run(["topics", "list"], server).stdout == "orders\n")
-        let altered = try run(["topics", "alter", "orders", "--set", "segment.ms=60000", "--set", "cleanup.policy=compact"],
-                              server)
+        let altered = try run(
+            ["topics", "alter", "orders", "--set", "segment.ms=60000", "--set", "cleanup.policy=compact"],
+            server)
         #expect(altered.status == 0, "\(altered.stderr)")
         let described = try run(["topics", "describe", "orders"], server)
         #expect(described.status == 0)
@@ -51,8 +53,9 @@ import Testing
         #expect(reset.status == 0)
         #expect(try run(["topics", "describe", "orders"], server).stdout.contains("\tretention.ms=604800000\n"))
         let bad = try run(["topics", "alter", "orders", "--set", "retention.ms=soon"], server)
-        #expect(bad.status == 1 && bad.stderr.contains("INVALID_CONFIG") && bad.stderr.contains("retention.ms"),
-                "\(bad.stderr)")
+        #expect(
+            bad.status == 1 && bad.stderr.contains("INVALID_CONFIG") && bad.stderr.contains("retention.ms"),
+            "\(bad.stderr)")
         #expect(try run(["topics", "delete", "orders"], server).status == 0)
         #expect(try run(["topics", "list"], server).stdout == "")
         #expect(server.stop() == 0)
@@ -65,10 +68,13 @@ import Testing
         let input = (0..<500).map { "key-\($0 % 37)|value \($0)" }.joined(separator: "\n") + "\n"
         let produced = try run(["produce", "lines", "--key-separator", "|", "--acks", "all"], server, input: input)
         #expect(produced.status == 0 && produced.stderr.contains("produced 500 records"), "\(produced.stderr)")
-        let consumed = try run(["consume", "lines", "--from-beginning", "--exit-at-end", "--format", "%p %o %k %v"],
-                               server)
+        let consumed = try run(
+            ["consume", "lines", "--from-beginning", "--exit-at-end", "--format", "%p %o %k %v"],
+            server)
         #expect(consumed.status == 0, "\(consumed.stderr)")
-        let rows = consumed.stdout.split(separator: "\n").map { $0.split(separator: " ", maxSplits: 3).map(String.init) }
+        let rows = consumed.stdout.split(separator: "\n").map {
+            $0.split(separator: " ", maxSplits: 3).map(String.init)
+        }
         #expect(rows.count == 500)
         // Every line came back once, with its key; one key always lands in one partition, in order.
         #expect(Set(rows.map { "\($0[2])|\($0[3])" }) == Set(input.split(separator: "\n").map(String.init)))
@@ -83,13 +89,18 @@ import Testing
         }
         // kcat reads the same records (another client's view of what the CLI wrote).
         if let kcat = InteropTools.kcat {
-            let viaKcat = try runCommand(kcat, ["-C", "-b", server.bootstrap, "-t", "lines", "-e", "-q", "-f", "%k|%s\\n"])
-            #expect(Set(viaKcat.stdout.split(separator: "\n").map(String.init))
-                == Set(input.split(separator: "\n").map(String.init)))
+            let viaKcat = try runCommand(
+                kcat, ["-C", "-b", server.bootstrap, "-t", "lines", "-e", "-q", "-f", "%k|%s\\n"])
+            #expect(
+                Set(viaKcat.stdout.split(separator: "\n").map(String.init))
+                    == Set(input.split(separator: "\n").map(String.init)))
         }
         // --max-messages, --partition, --offset and json output.
-        let one = try run(["consume", "lines", "--partition", rows[0][0], "--offset", "0", "--max-messages", "1",
-                           "--format", "json"], server)
+        let one = try run(
+            [
+                "consume", "lines", "--partition", rows[0][0], "--offset", "0", "--max-messages", "1",
+                "--format", "json",
+            ], server)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [String: Any])
         #expect(object["offset"] as? Int == 0 && object["topic"] as? String == "lines")
         #expect(server.stop() == 0)
@@ -104,8 +115,28 @@ import Testing
         let cut = Int64(Date().timeIntervalSince1970 * 1000)
         Thread.sleep(forTimeInterval: 0.05)
         #expect(try run(["produce", "timed"], server, input: "late-1\nlate-2\n").status == 0)
-        let consumed = try run(["consume", "timed", "--timestamp", "\(cut)", "--exit-at-end", "--format", "%o %v"], server)
+        let consumed = try run(
+            ["consume", "timed", "--timestamp", "\(cut)", "--exit-at-end", "--format", "%o %v"], server)
         #expect(consumed.stdout == "2 late-1\n3 late-2\n", "\(consumed.stdout) \(consumed.stderr)")
+        #expect(server.stop() == 0)
+    }
+
+    @Test func printOffsetsReportsEachAcknowledgedRecordWhereItLanded() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        #expect(try run(["topics", "create", "acked", "--partitions", "2"], server).status == 0)
+        let lines = (0..<300).map { "line \($0)" }
+        let produced = try run(
+            ["produce", "acked", "--print-offsets"], server, input: lines.joined(separator: "\n") + "\n")
+        #expect(produced.status == 0, "\(produced.stderr)")
+        // One "partition<TAB>offset<TAB>line" per input line, each where a reader finds it.
+        let reported = produced.stdout.split(separator: "\n").map { $0.split(separator: "\t", maxSplits: 2) }
+        #expect(reported.count == 300 && reported.allSatisfy { $0.count == 3 })
+        #expect(Set(reported.map { String($0[2]) }) == Set(lines))
+        let consumed = try run(
+            ["consume", "acked", "--from-beginning", "--exit-at-end", "--format", "%p\t%o\t%v"], server)
+        #expect(Set(consumed.stdout.split(separator: "\n")) == Set(produced.stdout.split(separator: "\n")))
+        #expect(try run(["produce", "acked", "--print-offsets", "--acks", "0"], server, input: "x\n").status == 64)
         #expect(server.stop() == 0)
     }
 
@@ -113,8 +144,9 @@ import Testing
         let server = try ServerProcess()
         defer { server.cleanup() }
         let unreachable = try runCommand(strata, ["topics", "list", "--bootstrap", "127.0.0.1:1"])
-        #expect(unreachable.status == 3 && unreachable.stderr == "strata: no broker available (tried 127.0.0.1:1)\n",
-                "\(unreachable.stderr)")
+        #expect(
+            unreachable.status == 3 && unreachable.stderr == "strata: no broker available (tried 127.0.0.1:1)\n",
+            "\(unreachable.stderr)")
         let unknown = try run(["consume", "missing", "--from-beginning", "--exit-at-end"], server)
         #expect(unknown.status == 1 && unknown.stderr.contains("UNKNOWN_TOPIC_OR_PARTITION"), "\(unknown.stderr)")
         #expect(try run(["topics", "list"], server).stdout == "", "consuming an unknown topic does not create it")
