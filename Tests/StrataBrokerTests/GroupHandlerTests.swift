@@ -40,6 +40,8 @@ final class GroupHarness: @unchecked Sendable {
             dataDirectory: directory, defaultConfig: config.logDefaults,
             fileSystem: fileSystem, clock: clock, logger: BrokerHarness.quiet)
         broker = Broker(config: config, logs: logs, logger: BrokerHarness.quiet)
+        // Offsets are committed only for partitions that exist; the tests commit to "t".
+        try logs.createTopic("t", partitionCount: 4)
     }
 
     /// Restart: clean close, or just drop everything (a crash), then reopen and replay.
@@ -245,6 +247,21 @@ final class GroupHarness: @unchecked Sendable {
         #expect(try await harness.commit("simple", [0: 3], version: 2) == [.noError])
         let fetched = try await harness.fetchOffsets("simple", version: 1)
         #expect(fetched.topics.first?.partitions.map(\.committedOffset) == [3, -1])
+    }
+
+    /// Found by the long protocol-fuzzing run: commits for made-up topics were stored, so a client
+    /// could grow the coordinator without bound. Kafka answers UNKNOWN_TOPIC_OR_PARTITION.
+    @Test func commitsForPartitionsThatDoNotExistAreRefusedAndNotStored() async throws {
+        let harness = try GroupHarness()
+        defer { harness.cleanup() }
+        #expect(try await harness.commit("u", [0: 5], topic: "made-up") == [.unknownTopicOrPartition])
+        #expect(try await harness.commit("u", [3: 7, 4: 8]) == [.noError, .unknownTopicOrPartition])
+        let stored = try await harness.fetchOffsets("u", partitions: nil).topics
+        #expect(stored.map(\.name) == ["t"])
+        #expect(stored.first?.partitions.map(\.partitionIndex) == [3], "only the partition that exists is stored")
+        let offsetsLog = harness.logs.log(
+            for: TopicPartition("__consumer_offsets", OffsetsTopic.partition(for: "u", partitions: 4)))
+        #expect(offsetsLog?.logEndOffset == 1, "one commit record written")
     }
 
     @Test func commitsAreDurableBeforeTheAnswer() async throws {
