@@ -52,23 +52,46 @@ public enum LZ4Frame {
     /// Decompresses one LZ4 frame into a buffer owned by a pooled decompression context and calls
     /// `body` with the decompressed bytes, which are valid only inside `body` (the buffer is reused by
     /// the context's next frame). Same checks and limit as `decompress`; nothing is allocated once the
-    /// pool is warm and its buffer has grown to the frames' size.
+    /// pool is warm and its buffer has grown to the frames' size. Inlinable, so that `body` (a record
+    /// loop) is compiled into the caller rather than called through a closure per batch.
+    @inlinable
     public static func withDecompressed<Result>(
         _ source: UnsafeRawBufferPointer, decompressedBytesMax: Int,
         _ body: (UnsafeRawBufferPointer) throws(RecordsError) -> Result
     ) throws(RecordsError) -> Result {
+        let (context, bytes) = try decompressIntoScratch(source, decompressedBytesMax: decompressedBytesMax)
+        defer { releaseScratch(context) }
+        return try body(bytes)
+    }
+
+    /// `withDecompressed`'s first half: takes a context and decompresses into its buffer. The caller
+    /// owns the context until `releaseScratch`; on error it has already been released.
+    @usableFromInline
+    static func decompressIntoScratch(
+        _ source: UnsafeRawBufferPointer, decompressedBytesMax: Int
+    ) throws(RecordsError) -> (LZ4DecompressionContext, UnsafeRawBufferPointer) {
         guard let context = LZ4DecompressionContexts.take() else {
             throw .lz4(reason: "cannot create decompression context")
         }
         var reusable = false
-        defer {
-            if context.scratch.capacity > LZ4Scratch.retainedBytesMax { context.scratch.deallocate() }
-            LZ4DecompressionContexts.recycle(context, reusable: reusable)
+        do throws(RecordsError) {
+            let frame = start(source, context: context, decompressedBytesMax: decompressedBytesMax)
+            context.scratch.prepare(capacity: frame.capacity)
+            try decode(source, frame: frame, context: context, into: &context.scratch, reusable: &reusable)
+        } catch {
+            LZ4DecompressionContexts.recycle(context, reusable: false)
+            throw error
         }
-        let frame = start(source, context: context, decompressedBytesMax: decompressedBytesMax)
-        context.scratch.prepare(capacity: frame.capacity)
-        try decode(source, frame: frame, context: context, into: &context.scratch, reusable: &reusable)
-        return try body(context.scratch.bytes)
+        context.scratchReusable = reusable
+        return (context, context.scratch.bytes)
+    }
+
+    /// `withDecompressed`'s second half: returns the context to the pool (freeing a buffer a big
+    /// frame grew past `LZ4Scratch.retainedBytesMax`).
+    @usableFromInline
+    static func releaseScratch(_ context: LZ4DecompressionContext) {
+        if context.scratch.capacity > LZ4Scratch.retainedBytesMax { context.scratch.deallocate() }
+        LZ4DecompressionContexts.recycle(context, reusable: context.scratchReusable)
     }
 
     /// What `start` learnt from a frame's header.
@@ -190,12 +213,15 @@ public enum LZ4Frame {
 /// Owned by exactly one decompression at a time: `LZ4DecompressionContexts.take()` hands it to one
 /// caller, which gives it back with `recycle(_:)`. That hand-over through the pool's mutex is what
 /// makes `@unchecked Sendable` safe: no two threads ever use one context at the same time.
+@usableFromInline
 final class LZ4DecompressionContext: @unchecked Sendable {
     let pointer: OpaquePointer
     /// Decompressed bytes of the last frame decoded with this context (0 before the first).
     var lastFrameBytes = 0
     /// Output buffer of `LZ4Frame.withDecompressed`, reused frame after frame.
     var scratch = LZ4Scratch()
+    /// Whether the frame decoded into `scratch` left the context fit for the pool.
+    var scratchReusable = false
 
     init?() {
         var context: OpaquePointer?

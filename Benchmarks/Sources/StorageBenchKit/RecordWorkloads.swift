@@ -43,6 +43,20 @@ public enum RecordWorkloads {
         return produced
     }
 
+    /// `LZ4Frame.withDecompressed` of every batch's records section (the reused buffer
+    /// `forEachRecord` decodes from), touching nothing. Returns the decompressed bytes.
+    public static func decompressLZ4Reused(_ batches: [RecordBatch]) throws -> Int {
+        var produced = 0
+        for batch in batches {
+            try batch.buffer.withUnsafeReadableBytes { bytes in
+                let section = UnsafeRawBufferPointer(rebasing: bytes[RecordBatchHeader.Layout.size...])
+                produced += try LZ4Frame.withDecompressed(section, decompressedBytesMax: 64 << 20) { $0.count }
+            }
+        }
+        Sink.consume(produced)
+        return produced
+    }
+
     /// Decompresses every LZ4 batch and visits every record with `forEachRecord` (the consumer's API
     /// for touching each record once), reading each value's length and first byte. Returns the record
     /// count.

@@ -60,6 +60,7 @@ struct CPUSections {
             { try secondsTaken { _ = try RecordWorkloads.decompressLZ4(batches) } },
             { try secondsTaken { _ = try RecordWorkloads.iterateLZ4(batches) } },
             { try secondsTaken { _ = try RecordWorkloads.iterateLZ4Owning(batches) } },
+            { try secondsTaken { _ = try RecordWorkloads.decompressLZ4Reused(batches) } },
         ])
         progress("lz4 -b1 -i\(plan.lz4Seconds) -B65536 on \(file)")
         let commandBlocks = try RecordWorkloads.lz4CommandDecompression(
@@ -71,6 +72,7 @@ struct CPUSections {
         let labels = [
             "LZ4Frame.decompress per batch", "decompress + visit every record's value (forEachRecord)",
             "decompress + iterate owning Records (makeRecordIterator)",
+            "decompress alone into the reused buffer (LZ4Frame.withDecompressed)",
         ]
         for (index, label) in labels.enumerated() {
             let (best, median) = speed(results[index])
