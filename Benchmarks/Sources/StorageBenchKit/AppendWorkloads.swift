@@ -45,9 +45,11 @@ public enum AppendWorkloads {
         public var syncs: Int
     }
 
-    /// `tasks` concurrent appenders, each appending `appendsPerTask` copies of `batch` and awaiting
-    /// `flush(through:)` of its own batch before the next one (acks=all with durable acks).
+    /// `tasks` concurrent appenders, each appending `appendsPerTask` copies of `batch` and waiting for
+    /// it to be durable before the next one (acks=all): with `appendDurably` (write coalescing), or
+    /// with `append` then `flush(through:)` of its own batch when `coalesced` is false.
     public static func strataGroupCommit(directory: String, batch: RecordBatch, tasks: Int, appendsPerTask: Int,
+                                         coalesced: Bool = true,
                                          executor: BlockingExecutor) async throws -> GroupCommitResult {
         let fileSystem = SyncCountingFileSystem()
         let log = try LogFixture.open(directory: directory, executor: executor, fileSystem: fileSystem)
@@ -58,8 +60,12 @@ public enum AppendWorkloads {
                 for _ in 0..<tasks {
                     group.addTask {
                         for _ in 0..<appendsPerTask {
-                            let info = try log.append(batch)
-                            try await log.flush(through: info.lastOffset + 1)
+                            if coalesced {
+                                _ = try await log.appendDurably(batch)
+                            } else {
+                                let info = try log.append(batch)
+                                try await log.flush(through: info.lastOffset + 1)
+                            }
                         }
                     }
                 }
