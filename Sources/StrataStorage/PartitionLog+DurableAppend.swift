@@ -86,6 +86,13 @@ extension PartitionLog {
                 bytes += state.queue[count].header.sizeInBytes
                 count += 1
             }
+            if count == state.queue.count {
+                // The usual case: take the whole queue without copying it entry by entry.
+                var taken: [QueuedAppend] = []
+                taken.reserveCapacity(count)
+                swap(&taken, &state.queue)
+                return taken
+            }
             let taken = Array(state.queue[..<count])
             state.queue.removeFirst(count)
             return taken

@@ -57,6 +57,36 @@ public enum RecordWorkloads {
         return produced
     }
 
+    /// Floor of any record-by-record API: decompresses into the reused buffer, then only follows the
+    /// record length prefixes (one- and two-byte varints inline, no field decoding, no validation).
+    /// Returns the record count.
+    public static func skipLZ4Records(_ batches: [RecordBatch]) throws -> Int {
+        var records = 0
+        for batch in batches {
+            try batch.buffer.withUnsafeReadableBytes { bytes in
+                let section = UnsafeRawBufferPointer(rebasing: bytes[RecordBatchHeader.Layout.size...])
+                records += try LZ4Frame.withDecompressed(section, decompressedBytesMax: 64 << 20) { records in
+                    var position = 0
+                    var count = 0
+                    while position < records.count {
+                        let first = records[position]
+                        var length = Int(first)
+                        position += 1
+                        if first >= 0x80 {
+                            length = Int(first & 0x7f) | Int(records[position]) << 7
+                            position += 1
+                        }
+                        position += (length >> 1) ^ -(length & 1)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+        }
+        Sink.consume(records)
+        return records
+    }
+
     /// Decompresses every LZ4 batch and visits every record with `forEachRecord` (the consumer's API
     /// for touching each record once), reading each value's length and first byte. Returns the record
     /// count.

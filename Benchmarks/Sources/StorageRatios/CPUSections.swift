@@ -61,6 +61,7 @@ struct CPUSections {
             { try secondsTaken { _ = try RecordWorkloads.iterateLZ4(batches) } },
             { try secondsTaken { _ = try RecordWorkloads.iterateLZ4Owning(batches) } },
             { try secondsTaken { _ = try RecordWorkloads.decompressLZ4Reused(batches) } },
+            { try secondsTaken { _ = try RecordWorkloads.skipLZ4Records(batches) } },
         ])
         progress("lz4 -b1 -i\(plan.lz4Seconds) -B65536 on \(file)")
         let commandBlocks = try RecordWorkloads.lz4CommandDecompression(
@@ -73,6 +74,7 @@ struct CPUSections {
             "LZ4Frame.decompress per batch", "decompress + visit every record's value (forEachRecord)",
             "decompress + iterate owning Records (makeRecordIterator)",
             "decompress alone into the reused buffer (LZ4Frame.withDecompressed)",
+            "floor: decompress into the reused buffer + follow record length prefixes only",
         ]
         for (index, label) in labels.enumerated() {
             let (best, median) = speed(results[index])
