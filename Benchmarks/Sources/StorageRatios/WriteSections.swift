@@ -138,7 +138,8 @@ struct WriteSections {
             ratio: Format.percent(inFlightRatio), goal: "(ceiling)", passed: nil))
         let bigRatio = chunked.median / strataBig.median
         report.add(ResultRow(
-            target: "2", measurement: "group commit with 1 MiB in flight: \(plan.committers) tasks × 16 KiB batches",
+            target: "2", measurement: "group commit with \(Format.mebibytes(plan.committers * Plan.batchBytes)) in "
+                + "flight: \(plan.committers) tasks × 16 KiB batches",
             strata: Format.rate(bytes: total, seconds: strataBig.median),
             baseline: "write+fdatasync per 1 MiB " + Format.rate(bytes: total, seconds: chunked.median),
             ratio: Format.percent(bigRatio), goal: "(mechanism)", passed: nil))
