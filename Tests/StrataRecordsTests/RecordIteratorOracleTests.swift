@@ -292,7 +292,8 @@ private func mutate(_ section: inout [UInt8], _ rng: inout SplitMix64) {
             if got.records != expected.records || got.error != expected.error {
                 mismatches.append(
                     "iteration \(iteration): got \(String(describing: got.error)), "
-                        + "want \(String(describing: expected.error)) after \(got.records.count)/\(expected.records.count)"
+                        + "want \(String(describing: expected.error)) after "
+                        + "\(got.records.count)/\(expected.records.count)"
                 )
             }
             let viewed = viewDecode(section, recordCount: count, baseOffset: baseOffset, baseTimestamp: -5)

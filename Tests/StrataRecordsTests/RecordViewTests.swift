@@ -50,7 +50,8 @@ private struct Decoded: Equatable, CustomStringConvertible {
     }
 
     var description: String {
-        "offset \(offset) ts \(timestamp) key \(key?.count ?? -1) value \(value?.count ?? -1) headers \(headerKeys.count)"
+        "offset \(offset) ts \(timestamp) key \(key?.count ?? -1) value \(value?.count ?? -1) "
+            + "headers \(headerKeys.count)"
     }
 }
 
