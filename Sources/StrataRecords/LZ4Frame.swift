@@ -42,14 +42,76 @@ public enum LZ4Frame {
         var reusable = false
         defer { LZ4DecompressionContexts.recycle(context, reusable: reusable) }
         return try input.withUnsafeReadableBytes { (source) throws(RecordsError) -> ByteBuffer in
-            try decompress(source, context: context, decompressedBytesMax: decompressedBytesMax, reusable: &reusable)
+            let frame = start(source, context: context, decompressedBytesMax: decompressedBytesMax)
+            var output = ByteBufferAllocator().buffer(capacity: frame.capacity)
+            try decode(source, frame: frame, context: context, into: &output, reusable: &reusable)
+            return output
         }
     }
 
-    private static func decompress(
-        _ source: UnsafeRawBufferPointer, context: LZ4DecompressionContext, decompressedBytesMax: Int,
-        reusable: inout Bool
-    ) throws(RecordsError) -> ByteBuffer {
+    /// Decompresses one LZ4 frame into a buffer owned by a pooled decompression context and calls
+    /// `body` with the decompressed bytes, which are valid only inside `body` (the buffer is reused by
+    /// the context's next frame). Same checks and limit as `decompress`; nothing is allocated once the
+    /// pool is warm and its buffer has grown to the frames' size. Inlinable, so that `body` (a record
+    /// loop) is compiled into the caller rather than called through a closure per batch.
+    @inlinable
+    public static func withDecompressed<Result>(
+        _ source: UnsafeRawBufferPointer, decompressedBytesMax: Int,
+        _ body: (UnsafeRawBufferPointer) throws(RecordsError) -> Result
+    ) throws(RecordsError) -> Result {
+        let (context, bytes) = try decompressIntoScratch(source, decompressedBytesMax: decompressedBytesMax)
+        defer { releaseScratch(context) }
+        return try body(bytes)
+    }
+
+    /// `withDecompressed`'s first half: takes a context and decompresses into its buffer. The caller
+    /// owns the context until `releaseScratch`; on error it has already been released.
+    @usableFromInline
+    static func decompressIntoScratch(
+        _ source: UnsafeRawBufferPointer, decompressedBytesMax: Int
+    ) throws(RecordsError) -> (LZ4DecompressionContext, UnsafeRawBufferPointer) {
+        guard let context = LZ4DecompressionContexts.take() else {
+            throw .lz4(reason: "cannot create decompression context")
+        }
+        var reusable = false
+        do throws(RecordsError) {
+            let frame = start(source, context: context, decompressedBytesMax: decompressedBytesMax)
+            context.scratch.prepare(capacity: frame.capacity)
+            try decode(source, frame: frame, context: context, into: &context.scratch, reusable: &reusable)
+        } catch {
+            LZ4DecompressionContexts.recycle(context, reusable: false)
+            throw error
+        }
+        context.scratchReusable = reusable
+        return (context, context.scratch.bytes)
+    }
+
+    /// `withDecompressed`'s second half: returns the context to the pool (freeing a buffer a big
+    /// frame grew past `LZ4Scratch.retainedBytesMax`).
+    @usableFromInline
+    static func releaseScratch(_ context: LZ4DecompressionContext) {
+        if context.scratch.capacity > LZ4Scratch.retainedBytesMax { context.scratch.deallocate() }
+        LZ4DecompressionContexts.recycle(context, reusable: context.scratchReusable)
+    }
+
+    /// What `start` learnt from a frame's header.
+    struct FrameStart {
+        /// Bytes of the frame header already consumed (0 when the header was unreadable).
+        var consumed: Int
+        /// Initial output capacity: the expected decompressed size, within the limit.
+        var capacity: Int
+        /// Whether the frame's blocks are small enough for its context to be pooled afterwards.
+        var poolable: Bool
+        /// `decompressedBytesMax`, never negative.
+        var limit: Int
+        var decompressedBytesMax: Int
+    }
+
+    /// Reads the frame header (resetting the context when it is unreadable, so that `LZ4F_decompress`
+    /// reports the problem from a clean state) and sizes the output.
+    private static func start(
+        _ source: UnsafeRawBufferPointer, context: LZ4DecompressionContext, decompressedBytesMax: Int
+    ) -> FrameStart {
         let total = source.count
         // The limit is enforced on the bytes handed to the decoder, not on the buffer's capacity:
         // ByteBuffer rounds capacities up to a power of two.
@@ -72,11 +134,23 @@ public enum LZ4Frame {
                 estimate = max(blockBytes, total * 4)
             }
         } else {
-            // A missing or bad header: let LZ4F_decompress report it, from a clean state.
             LZ4F_resetDecompressionContext(context.pointer)
             estimate = max(64 << 10, total * 4)
         }
-        var output = ByteBufferAllocator().buffer(capacity: min(limit, estimate))
+        return FrameStart(
+            consumed: consumed, capacity: min(limit, estimate), poolable: poolable, limit: limit,
+            decompressedBytesMax: decompressedBytesMax)
+    }
+
+    /// Runs `LZ4F_decompress` to the end of the frame, growing `output` as needed up to the limit.
+    private static func decode<Output: LZ4Output>(
+        _ source: UnsafeRawBufferPointer, frame: FrameStart, context: LZ4DecompressionContext,
+        into output: inout Output, reusable: inout Bool
+    ) throws(RecordsError) {
+        let total = source.count
+        let limit = frame.limit
+        let decompressedBytesMax = frame.decompressedBytesMax
+        var consumed = frame.consumed
         while true {
             let allowed = limit - output.readableBytes
             if output.writableBytes == 0 && allowed > 0 {
@@ -118,8 +192,7 @@ public enum LZ4Frame {
         context.lastFrameBytes = output.readableBytes
         // Only a context that finished its frame goes back to the pool: after an error liblz4 1.9.4's
         // reset leaves a declared content size behind, which fails the next frame without one.
-        reusable = poolable
-        return output
+        reusable = frame.poolable
     }
 
     /// Maximum block size of a frame, from its header's block size ID (64 KiB for the default).
@@ -140,10 +213,15 @@ public enum LZ4Frame {
 /// Owned by exactly one decompression at a time: `LZ4DecompressionContexts.take()` hands it to one
 /// caller, which gives it back with `recycle(_:)`. That hand-over through the pool's mutex is what
 /// makes `@unchecked Sendable` safe: no two threads ever use one context at the same time.
+@usableFromInline
 final class LZ4DecompressionContext: @unchecked Sendable {
     let pointer: OpaquePointer
     /// Decompressed bytes of the last frame decoded with this context (0 before the first).
     var lastFrameBytes = 0
+    /// Output buffer of `LZ4Frame.withDecompressed`, reused frame after frame.
+    var scratch = LZ4Scratch()
+    /// Whether the frame decoded into `scratch` left the context fit for the pool.
+    var scratchReusable = false
 
     init?() {
         var context: OpaquePointer?
@@ -152,7 +230,77 @@ final class LZ4DecompressionContext: @unchecked Sendable {
         pointer = context
     }
 
-    deinit { LZ4F_freeDecompressionContext(pointer) }
+    deinit {
+        LZ4F_freeDecompressionContext(pointer)
+        scratch.deallocate()
+    }
+}
+
+/// The output side of `LZ4Frame`'s decode loop: a `ByteBuffer` for `decompress`, an `LZ4Scratch` for
+/// `withDecompressed`. The method names are `ByteBuffer`'s.
+protocol LZ4Output {
+    var readableBytes: Int { get }
+    var writableBytes: Int { get }
+    var capacity: Int { get }
+    mutating func reserveCapacity(minimumWritableBytes: Int)
+    mutating func withUnsafeMutableWritableBytes<T>(_ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T
+    mutating func moveWriterIndex(forwardBy: Int)
+}
+
+extension ByteBuffer: LZ4Output {}
+
+/// A growable raw byte buffer owned by one `LZ4DecompressionContext` (and so by one decompression at
+/// a time): the decompressed records section of `LZ4Frame.withDecompressed`. Freed by the context's
+/// `deinit`, or after a frame that grew it past `retainedBytesMax`.
+struct LZ4Scratch: LZ4Output {
+    /// Largest buffer kept from one frame to the next (Kafka's LZ4 batches are at most ~1 MiB).
+    static let retainedBytesMax = 1 << 20
+
+    private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private(set) var readableBytes = 0
+
+    var capacity: Int { storage.count }
+    var writableBytes: Int { storage.count - readableBytes }
+
+    /// Empties the buffer and makes its capacity at least `capacity`.
+    mutating func prepare(capacity wanted: Int) {
+        readableBytes = 0
+        if storage.count < wanted {
+            deallocate()
+            if wanted > 0 { storage = .allocate(byteCount: wanted, alignment: 16) }
+        }
+    }
+
+    /// Grows the buffer (at least doubling), keeping its bytes.
+    mutating func reserveCapacity(minimumWritableBytes: Int) {
+        guard writableBytes < minimumWritableBytes else { return }
+        let grown = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(readableBytes + minimumWritableBytes, storage.count * 2), alignment: 16)
+        if readableBytes > 0 {
+            grown.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[..<readableBytes]))
+        }
+        storage.deallocate()
+        storage = grown
+    }
+
+    func withUnsafeMutableWritableBytes<T>(_ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
+        try body(UnsafeMutableRawBufferPointer(rebasing: storage[readableBytes...]))
+    }
+
+    mutating func moveWriterIndex(forwardBy count: Int) {
+        precondition(count >= 0 && count <= writableBytes, "LZ4 scratch overrun")
+        readableBytes += count
+    }
+
+    /// The decompressed bytes.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<readableBytes]) }
+
+    /// Frees the storage (the buffer is then empty).
+    mutating func deallocate() {
+        storage.deallocate()
+        storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        readableBytes = 0
+    }
 }
 
 /// The process-wide pool of idle LZ4 decompression contexts, so that `LZ4Frame.decompress` does not

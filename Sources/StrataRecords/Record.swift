@@ -187,13 +187,71 @@ public struct RecordIterator {
     /// fewer or more records than the header says.
     @inlinable @inline(__always)
     public mutating func next() throws(RecordsError) -> Record? {
-        let total = bytes.count
         guard index < recordCount else {
-            if position != total {
-                throw Self.trailingBytes(index: index, position: position, total: total, recordCount: recordCount)
+            if position != bytes.count {
+                throw Self.trailingBytes(index: index, position: position, total: bytes.count, recordCount: recordCount)
             }
             return nil
         }
+        let fields = try Self.decode(bytes, at: &position, index: index, header: header)
+        index &+= 1
+        // Every position is below `records.writerIndex`, so the indices fit in UInt32.
+        let base = baseIndex
+        return Record(
+            offset: fields.offset,
+            timestamp: fields.timestamp,
+            attributes: fields.attributes,
+            storage: records,
+            keyIndex: UInt32(truncatingIfNeeded: base &+ fields.keyStart),
+            keyLength: fields.keyLength,
+            valueIndex: UInt32(truncatingIfNeeded: base &+ fields.valueStart),
+            valueLength: fields.valueLength,
+            headersIndex: UInt32(truncatingIfNeeded: base &+ fields.headersStart),
+            headersLength: UInt32(truncatingIfNeeded: fields.end &- fields.headersStart),
+            headerCount: fields.headerCount)
+    }
+
+    /// Where one decoded record's fields lie in its records section, plus its absolute offset and
+    /// timestamp. Shared by `next()` and `RecordBatch.forEachRecord`.
+    @usableFromInline
+    struct Fields {
+        @usableFromInline var offset: Int64
+        @usableFromInline var timestamp: Int64
+        @usableFromInline var keyStart: Int
+        @usableFromInline var valueStart: Int
+        @usableFromInline var headersStart: Int
+        /// Position just past the record (and its headers).
+        @usableFromInline var end: Int
+        @usableFromInline var keyLength: Int32
+        @usableFromInline var valueLength: Int32
+        @usableFromInline var headerCount: Int32
+        @usableFromInline var attributes: Int8
+
+        @inlinable
+        init(
+            offset: Int64, timestamp: Int64, keyStart: Int, valueStart: Int, headersStart: Int, end: Int,
+            keyLength: Int32, valueLength: Int32, headerCount: Int32, attributes: Int8
+        ) {
+            self.offset = offset
+            self.timestamp = timestamp
+            self.keyStart = keyStart
+            self.valueStart = valueStart
+            self.headersStart = headersStart
+            self.end = end
+            self.keyLength = keyLength
+            self.valueLength = valueLength
+            self.headerCount = headerCount
+            self.attributes = attributes
+        }
+    }
+
+    /// Decodes and validates the record `index` at `position` of the records section `bytes` (one pass,
+    /// inlined varint fast paths) and moves `position` past it.
+    @inlinable @inline(__always)
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, at position: inout Int, index: Int, header: RecordBatchHeader
+    ) throws(RecordsError) -> Fields {
+        let total = bytes.count
         let start = position
         var i = start
         guard let length = Self.varint32(bytes, at: &i, limit: total) else {
@@ -240,21 +298,30 @@ public struct RecordIterator {
             throw Self.offsetOverflow(index: index, position: start, baseOffset: header.baseOffset, delta: offsetDelta)
         }
         position = end
-        index &+= 1
-        // Every position is below `records.writerIndex`, so the indices fit in UInt32.
-        let base = baseIndex
-        return Record(
-            offset: offset,
-            timestamp: header.baseTimestamp &+ timestampDelta,
-            attributes: attributes,
-            storage: records,
-            keyIndex: UInt32(truncatingIfNeeded: base &+ keyStart),
-            keyLength: keyLength,
-            valueIndex: UInt32(truncatingIfNeeded: base &+ valueStart),
-            valueLength: valueLength,
-            headersIndex: UInt32(truncatingIfNeeded: base &+ headersStart),
-            headersLength: UInt32(truncatingIfNeeded: end &- headersStart),
-            headerCount: headerCount)
+        return Fields(
+            offset: offset, timestamp: header.baseTimestamp &+ timestampDelta, keyStart: keyStart,
+            valueStart: valueStart, headersStart: headersStart, end: end, keyLength: keyLength,
+            valueLength: valueLength, headerCount: headerCount, attributes: attributes)
+    }
+
+    /// Decodes every record of the records section `bytes` in order, calling `body` with a view of
+    /// each, then checks that no bytes follow the last one. Records before a malformed one are
+    /// visited, as `next()` would have returned them.
+    @inlinable @inline(__always)
+    static func visit(
+        section bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, _ body: (borrowing RecordView) -> Void
+    ) throws(RecordsError) {
+        let recordCount = Int(header.recordCount)
+        var position = 0
+        var index = 0
+        while index < recordCount {
+            let fields = try decode(bytes, at: &position, index: index, header: header)
+            index &+= 1
+            body(RecordView(section: bytes, fields: fields))
+        }
+        if position != bytes.count {
+            throw trailingBytes(index: index, position: position, total: bytes.count, recordCount: recordCount)
+        }
     }
 
     // MARK: varints

@@ -101,6 +101,33 @@ public final class FaultInjectingFileSystem: FileSystem {
         }
     }
 
+    public func write(
+        _ fd: Int32, vectors: UnsafeBufferPointer<iovec>, at offset: Int64, path: String
+    )
+        throws(StorageError) -> Int
+    {
+        switch check(.write, path: path) {
+        case .error(let code)?:
+            throw .io(operation: "pwritev", path: path, errno: code)
+        case .shortWrite(let bytes)?:
+            // Store a prefix of the data, as a crash or full disk in the middle of a write would.
+            var kept: [iovec] = []
+            var left = bytes
+            for vector in vectors where left > 0 {
+                var part = vector
+                part.iov_len = min(left, vector.iov_len)
+                left -= part.iov_len
+                kept.append(part)
+            }
+            let written = try kept.withUnsafeBufferPointer { kept in
+                Result { () throws(StorageError) in try base.write(fd, vectors: kept, at: offset, path: path) }
+            }.get()
+            throw .io(operation: "pwritev (torn after \(written) bytes)", path: path, errno: EIO)
+        case nil:
+            return try base.write(fd, vectors: vectors, at: offset, path: path)
+        }
+    }
+
     public func read(
         _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
     )

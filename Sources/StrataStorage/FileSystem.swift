@@ -19,6 +19,13 @@ public protocol FileSystem: Sendable {
         _ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, at offset: Int64,
         path: String
     ) throws(StorageError) -> Int
+    /// Writes every buffer of `vectors`, in order, at `offset` (pwritev, at most `IOV_MAX` buffers per
+    /// call); returns bytes written, which may be short only when a fault interrupts the call. The
+    /// default writes one buffer at a time through `write`.
+    func write(
+        _ fd: Int32, vectors: UnsafeBufferPointer<iovec>, at offset: Int64, path: String
+    ) throws(StorageError)
+        -> Int
     /// Reads up to `buffer.count` bytes at `offset`; returns bytes read (0 at end of file).
     func read(
         _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
@@ -44,6 +51,22 @@ public protocol FileSystem: Sendable {
 }
 
 extension FileSystem {
+    public func write(
+        _ fd: Int32, vectors: UnsafeBufferPointer<iovec>, at offset: Int64, path: String
+    )
+        throws(StorageError) -> Int
+    {
+        var done = 0
+        for vector in vectors {
+            let bytes = UnsafeRawBufferPointer(start: vector.iov_base, count: vector.iov_len)
+            let written = try write(
+                fd, bytes, UnsafeRawBufferPointer(start: nil, count: 0), at: offset + Int64(done), path: path)
+            done += written
+            if written < bytes.count { break }
+        }
+        return done
+    }
+
     /// Default: no writeback hint.
     public func writeback(_ fd: Int32, offset: Int64, length: Int64, wait: Bool, path: String) throws(StorageError) {}
 
@@ -145,6 +168,47 @@ public struct PosixFileSystem: FileSystem {
             }
             if n == 0 { throw .io(operation: "pwritev (wrote 0 bytes)", path: path, errno: EIO) }
             done += n
+        }
+        return done
+    }
+
+    /// Most buffers one `pwritev` takes (Linux's `IOV_MAX`).
+    static let vectorsPerCallMax = 1024
+
+    public func write(
+        _ fd: Int32, vectors: UnsafeBufferPointer<iovec>, at offset: Int64, path: String
+    )
+        throws(StorageError) -> Int
+    {
+        var total = 0
+        for vector in vectors { total += vector.iov_len }
+        var done = 0
+        var first = 0  // first vector not completely written
+        var skip = 0  // bytes of `vectors[first]` already written
+        while done < total {
+            let count = min(vectors.count - first, Self.vectorsPerCallMax)
+            let n = withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { batch -> Int in
+                for k in 0..<count { batch[k] = vectors[first + k] }
+                if skip > 0 {
+                    batch[0].iov_base = batch[0].iov_base.map { $0 + skip }
+                    batch[0].iov_len -= skip
+                }
+                return Glibc.pwritev(fd, batch.baseAddress, Int32(count), off_t(offset) + off_t(done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "pwritev", path: path, errno: errno)
+            }
+            if n == 0 { throw .io(operation: "pwritev (wrote 0 bytes)", path: path, errno: EIO) }
+            done += n
+            // Step past the vectors this call completed.
+            var left = n + skip
+            skip = 0
+            while first < vectors.count && left >= vectors[first].iov_len {
+                left -= vectors[first].iov_len
+                first += 1
+            }
+            skip = left
         }
         return done
     }

@@ -285,8 +285,12 @@ final class LogSegment: @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Whether appending `batchBytes` ending at `lastOffset` requires a new segment first.
-    func shouldRoll(batchBytes: Int, lastOffset: Int64, config: LogConfig, nowMilliseconds: Int64) -> Bool {
+    /// Whether appending `batchBytes` ending at `lastOffset` requires a new segment first, when
+    /// `pendingBytes` are about to be written before it.
+    func shouldRoll(
+        batchBytes: Int, lastOffset: Int64, config: LogConfig, nowMilliseconds: Int64, pendingBytes: Int = 0
+    ) -> Bool {
+        let size = self.size + pendingBytes
         guard size > 0 else { return false }
         return size + batchBytes > config.segmentBytes
             || nowMilliseconds - createdAtMilliseconds > config.segmentMilliseconds
@@ -294,46 +298,91 @@ final class LogSegment: @unchecked Sendable {
             || lastOffset - baseOffset > Int64(UInt32.max)
     }
 
-    /// Writes one validated batch at the end with `baseOffset` and `partitionLeaderEpoch` patched
-    /// in the written copy of the first 17 bytes (the caller's buffer is not modified, so no
-    /// copy-on-write), then maintains the indexes. On a failed write the file is cut back to its
-    /// previous size; if even that fails the error says so and the caller fails the log.
+    /// One validated batch for `append(batches:)`: its bytes (as received, unmodified) and the header
+    /// whose `baseOffset` and `partitionLeaderEpoch` are written in place of the received ones.
+    struct StampedBatch {
+        var bytes: UnsafeRawBufferPointer
+        var header: RecordBatchHeader
+    }
+
+    /// Bytes of each batch's stamped prefix (`baseOffset` … `magic`).
+    static let stampedPrefixBytes = RecordBatchHeader.Layout.magic + 1
+
+    /// Writes one validated batch at the end (see `append(batches:config:)`).
     func append(
         batch bytes: UnsafeRawBufferPointer, header: RecordBatchHeader, config: LogConfig
     )
         throws(StorageError)
     {
+        try withUnsafeTemporaryAllocation(of: StampedBatch.self, capacity: 1) { (one) throws(StorageError) in
+            one.initialize(repeating: StampedBatch(bytes: bytes, header: header))
+            try append(batches: UnsafeBufferPointer(one), config: config)
+        }
+    }
+
+    /// Writes validated batches at the end, in order, with as few `pwritev` calls as `IOV_MAX` allows:
+    /// each batch is two buffers, a copy of its first 17 bytes with `baseOffset` and
+    /// `partitionLeaderEpoch` patched in, then the rest of the caller's bytes (which are not modified,
+    /// so no copy-on-write). Then maintains the indexes. On a failed write nothing is appended: the
+    /// file is cut back to its previous size; if even that fails the error says so and the caller
+    /// fails the log.
+    func append(batches: UnsafeBufferPointer<StampedBatch>, config: LogConfig) throws(StorageError) {
         precondition(!isSealed, "append to sealed segment \(logPath)")
-        precondition(header.baseOffset >= nextOffset, "offsets must increase in \(logPath)")
-        precondition(bytes.count == header.sizeInBytes)
-        let prefixSize = RecordBatchHeader.Layout.magic + 1
+        guard !batches.isEmpty else { return }
+        let prefixSize = Self.stampedPrefixBytes
         let position = size
-        try withUnsafeTemporaryAllocation(byteCount: prefixSize, alignment: 8) { (prefix) throws(StorageError) in
-            prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<prefixSize]))
-            prefix.storeBytes(of: header.baseOffset.bigEndian, toByteOffset: 0, as: Int64.self)
-            prefix.storeBytes(
-                of: header.partitionLeaderEpoch.bigEndian,
-                toByteOffset: RecordBatchHeader.Layout.partitionLeaderEpoch, as: Int32.self)
-            do throws(StorageError) {
-                _ = try fileSystem.write(
-                    fd, UnsafeRawBufferPointer(prefix),
-                    UnsafeRawBufferPointer(rebasing: bytes[prefixSize...]),
-                    at: Int64(position), path: logPath)
-            } catch {
-                do throws(StorageError) {
-                    try fileSystem.truncate(fd, size: Int64(position), path: logPath)
-                } catch let cutError {
-                    var code = EIO
-                    if case .io(_, _, let cutCode) = cutError { code = cutCode }
-                    throw StorageError.io(
-                        operation: "write failed (\(error)); cutting back to \(position) also failed",
-                        path: logPath, errno: code)
+        var expected = nextOffset
+        var total = 0
+        for batch in batches {
+            precondition(batch.header.baseOffset >= expected, "offsets must increase in \(logPath)")
+            precondition(batch.bytes.count == batch.header.sizeInBytes && batch.bytes.count > prefixSize)
+            expected = batch.header.nextOffset
+            total += batch.bytes.count
+        }
+        try withUnsafeTemporaryAllocation(byteCount: prefixSize * batches.count, alignment: 8) {
+            (prefixes) throws(StorageError) in
+            try withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2 * batches.count) {
+                (vectors) throws(StorageError) in
+                for (k, batch) in batches.enumerated() {
+                    let prefix = UnsafeMutableRawBufferPointer(
+                        rebasing: prefixes[(k * prefixSize)..<((k + 1) * prefixSize)])
+                    prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: batch.bytes[..<prefixSize]))
+                    prefix.storeBytes(of: batch.header.baseOffset.bigEndian, toByteOffset: 0, as: Int64.self)
+                    prefix.storeBytes(
+                        of: batch.header.partitionLeaderEpoch.bigEndian,
+                        toByteOffset: RecordBatchHeader.Layout.partitionLeaderEpoch, as: Int32.self)
+                    vectors[2 * k] = iovec(iov_base: prefix.baseAddress, iov_len: prefixSize)
+                    vectors[2 * k + 1] = iovec(
+                        iov_base: UnsafeMutableRawPointer(mutating: batch.bytes.baseAddress! + prefixSize),
+                        iov_len: batch.bytes.count - prefixSize)
                 }
-                throw error
+                do throws(StorageError) {
+                    let written = try fileSystem.write(
+                        fd, vectors: UnsafeBufferPointer(vectors), at: Int64(position), path: logPath)
+                    guard written == total else {
+                        throw StorageError.io(
+                            operation: "pwritev (short: \(written) of \(total) bytes)", path: logPath, errno: EIO)
+                    }
+                } catch {
+                    do throws(StorageError) {
+                        try fileSystem.truncate(fd, size: Int64(position), path: logPath)
+                    } catch let cutError {
+                        var code = EIO
+                        if case .io(_, _, let cutCode) = cutError { code = cutCode }
+                        throw StorageError.io(
+                            operation: "write failed (\(error)); cutting back to \(position) also failed",
+                            path: logPath, errno: code)
+                    }
+                    throw error
+                }
             }
         }
-        indexBatch(header: header, position: position, config: config)
-        size += header.sizeInBytes
+        var at = position
+        for batch in batches {
+            indexBatch(header: batch.header, position: at, config: config)
+            at += batch.header.sizeInBytes
+        }
+        size = at
     }
 
     /// Forces the final time-index entry and trims both indexes: the segment becomes read-only.

@@ -17,8 +17,8 @@ struct OffsetMap {
 
     /// Records `offset` as the latest for `key`. Returns false (and records nothing) when a new key
     /// would exceed the bound.
-    mutating func put(_ key: ByteBuffer, offset: Int64) -> Bool {
-        let bytesOfKey = Array(key.readableBytesView)
+    mutating func put(_ key: UnsafeRawBufferPointer, offset: Int64) -> Bool {
+        let bytesOfKey = Array(key)
         if let existing = entries[bytesOfKey] {
             assert(offset > existing, "offsets are mapped in increasing order")
             entries[bytesOfKey] = offset

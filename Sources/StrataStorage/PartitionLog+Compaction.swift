@@ -89,10 +89,9 @@ extension PartitionLog {
         var mapEnd = firstDirty
         for index in dirtyStart..<views.count {
             var full = false
-            try forEachRecord(in: views[index]) { _, record in
-                guard let key = record.key, record.offset >= firstDirty else { return true }
+            try forEachRecord(in: views[index], while: { !full }) { record in
+                guard !full, let key = record.key, record.offset >= firstDirty else { return }
                 if !map.put(key, offset: record.offset) { full = true }
-                return !full
             }
             if full { break }
             mapped = index + 1
@@ -143,27 +142,23 @@ extension PartitionLog {
         return result
     }
 
-    /// Calls `body(header, record)` for every record of a segment view; `body` returns false to stop.
-    private func forEachRecord(in view: SegmentView, _ body: (RecordBatchHeader, Record) -> Bool) throws(StorageError) {
+    /// Calls `body` with a borrowed view of every record of a segment view, decoded straight from
+    /// the segment's memory map (no copy of the batch, no reference per record), while `proceed()`
+    /// holds at the start of each batch.
+    private func forEachRecord(
+        in view: SegmentView, while proceed: () -> Bool, _ body: (borrowing RecordView) -> Void
+    ) throws(StorageError) {
         guard view.size > 0 else { return }
         let map = try view.segment.mapping(covering: view.size)
         var position = 0
-        while position < view.size {
+        while position < view.size && proceed() {
             let header = try view.header(at: position, map: map)
             defer { position += header.sizeInBytes }
             if header.isControl { continue }
-            let batch = try decodeBatch(view, position: position, header: header, map: map)
-            var records: RecordIterator
-            do { records = try batch.makeRecordIterator() } catch {
+            do {
+                try RecordBatch.forEachRecord(batchBytes: map.bytes(position..<position + header.sizeInBytes), body)
+            } catch {
                 throw .corruptSegment(path: view.segment.logPath, position: position, reason: "\(error)")
-            }
-            while true {
-                let next: Record?
-                do { next = try records.next() } catch {
-                    throw .corruptSegment(path: view.segment.logPath, position: position, reason: "\(error)")
-                }
-                guard let record = next else { break }
-                if !body(header, record) { return }
             }
         }
     }

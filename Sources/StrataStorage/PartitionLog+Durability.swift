@@ -109,7 +109,7 @@ extension PartitionLog {
     }
 
     /// Removes and returns waiters that `result` settles: all on failure, else those now durable.
-    fileprivate func completeWaiters(
+    func completeWaiters(
         _ state: inout Durability, result: Result<Int64, StorageError>
     )
         -> [(CheckedContinuation<Result<Void, StorageError>, Never>, Result<Void, StorageError>)]
@@ -135,7 +135,7 @@ extension PartitionLog {
     /// writer lock, then fdatasyncs them outside it. A failed fsync fails the log: after a failed
     /// fsync the kernel may have dropped the dirty pages, so nothing after the durable point can be
     /// acknowledged any more.
-    fileprivate func syncOnce() -> Result<Int64, StorageError> {
+    func syncOnce() -> Result<Int64, StorageError> {
         let durable = durability.withLock { $0.durableOffset }
         let captured = writer.withLock { state -> Result<(Int64, [LogSegment]), StorageError> in
             if let failure = state.failure {

@@ -19,6 +19,8 @@ import Glibc
 /// - `durability` (a `Mutex`) owns group-commit state: the durable offset, whether a sync is
 ///   running, and the waiters. `fdatasync` runs on a `BlockingExecutor` thread, one at a time per
 ///   partition; every append that arrived before a sync starts is covered by it.
+/// - `combining` (a `Mutex`) owns the queues of `appendDurably` calls, which a writer job and a sync
+///   job on the `BlockingExecutor` write and sync in groups (see `PartitionLog+DurableAppend.swift`).
 public final class PartitionLog: Sendable {
     public let topicPartition: TopicPartition
     public let directory: String
@@ -91,6 +93,9 @@ public final class PartitionLog: Sendable {
     let durability: Mutex<Durability>
     /// Signalled when the waiters the sync thread is gathering for have registered.
     let gathered = DispatchSemaphore(value: 0)
+    /// Queued and written durable appends and the state of their writer and sync jobs (see
+    /// `appendDurably`).
+    let combining = Mutex<Combining>(Combining())
 
     private init(
         topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [LogSegment],
@@ -358,20 +363,7 @@ public final class PartitionLog: Sendable {
     /// `flush(through:)` for durability. Invalid batches change nothing.
     @discardableResult
     public func append(_ batch: RecordBatch, leaderEpoch: Int32 = 0) throws(StorageError) -> AppendInfo {
-        let config = snapshot().config
-        var header: RecordBatchHeader
-        do {
-            header = try batch.validate(batchBytesMax: Int.max)
-            try header.checkProducedShape()
-        } catch {
-            throw .invalidBatch(partition: topicPartition.description, reason: error)
-        }
-        guard batch.sizeInBytes <= config.maxMessageBytes + RecordBatchHeader.Layout.logOverhead else {
-            throw .batchTooLarge(
-                partition: topicPartition.description, size: batch.sizeInBytes,
-                limit: config.maxMessageBytes)
-        }
-        header.partitionLeaderEpoch = leaderEpoch
+        var header = try validateForAppend(batch, leaderEpoch: leaderEpoch)
         let now = clock.nowMilliseconds()
         let result = try writer.withLock { (state) throws(StorageError) -> (AppendInfo, Bool) in
             if state.isClosed { throw .closed(partition: topicPartition.description) }
@@ -408,7 +400,26 @@ public final class PartitionLog: Sendable {
         return result.0
     }
 
-    private func roll(_ state: inout Writer, now: Int64) throws(StorageError) {
+    /// The checks every append makes before taking the writer lock (magic, lengths, counts, CRC,
+    /// producer shape, `max.message.bytes`). Returns the header with `partitionLeaderEpoch` set.
+    func validateForAppend(_ batch: RecordBatch, leaderEpoch: Int32) throws(StorageError) -> RecordBatchHeader {
+        let maxMessageBytes = published.withLock { $0.config.maxMessageBytes }
+        var header: RecordBatchHeader
+        do {
+            header = try batch.validate(batchBytesMax: Int.max)
+            try header.checkProducedShape()
+        } catch {
+            throw .invalidBatch(partition: topicPartition.description, reason: error)
+        }
+        guard batch.sizeInBytes <= maxMessageBytes + RecordBatchHeader.Layout.logOverhead else {
+            throw .batchTooLarge(
+                partition: topicPartition.description, size: batch.sizeInBytes, limit: maxMessageBytes)
+        }
+        header.partitionLeaderEpoch = leaderEpoch
+        return header
+    }
+
+    func roll(_ state: inout Writer, now: Int64) throws(StorageError) {
         let old = state.active
         try old.flushIndexes()
         try old.seal()

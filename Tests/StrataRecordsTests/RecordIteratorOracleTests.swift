@@ -54,7 +54,9 @@ enum ReferenceDecoder {
     }
 
     /// Decodes `recordCount` records of `section`: the records, then the error that stopped it (if any).
-    static func decode(_ section: [UInt8], recordCount: Int32, baseOffset: Int64, baseTimestamp: Int64)
+    static func decode(
+        _ section: [UInt8], recordCount: Int32, baseOffset: Int64, baseTimestamp: Int64
+    )
         -> (records: [Decoded], error: RecordsError?)
     {
         var records: [Decoded] = []
@@ -63,18 +65,21 @@ enum ReferenceDecoder {
         while true {
             guard index < Int(recordCount) else {
                 if position != section.count {
-                    return (records, .malformedRecord(
-                        index: index, field: "records", recordsPosition: position,
-                        reason: "\(section.count - position) bytes after the last of \(recordCount) records"))
+                    return (
+                        records,
+                        .malformedRecord(
+                            index: index, field: "records", recordsPosition: position,
+                            reason: "\(section.count - position) bytes after the last of \(recordCount) records")
+                    )
                 }
                 return (records, nil)
             }
             switch record(section, at: position, index: index, baseOffset: baseOffset, baseTimestamp: baseTimestamp) {
-            case let .success((decoded, end)):
+            case .success((let decoded, let end)):
                 records.append(decoded)
                 position = end
                 index += 1
-            case let .failure(error):
+            case .failure(let error):
                 return (records, error)
             }
         }
@@ -128,9 +133,10 @@ enum ReferenceDecoder {
         guard i == end else { return fail("length", "record declares \(length) bytes but its fields end earlier") }
         let (offset, overflow) = baseOffset.addingReportingOverflow(Int64(offsetDelta))
         if overflow {
-            return .failure(.malformedRecord(
-                index: index, field: "offsetDelta", recordsPosition: start,
-                reason: "baseOffset \(baseOffset) + offsetDelta \(offsetDelta) overflows"))
+            return .failure(
+                .malformedRecord(
+                    index: index, field: "offsetDelta", recordsPosition: start,
+                    reason: "baseOffset \(baseOffset) + offsetDelta \(offsetDelta) overflows"))
         }
         let decoded = Decoded(
             offset: offset, timestamp: baseTimestamp &+ timestampDelta, attributes: attributes, key: key,
@@ -140,7 +146,9 @@ enum ReferenceDecoder {
 }
 
 /// The optimized iterator's view of the same section, in the oracle's terms.
-private func iteratorDecode(_ section: [UInt8], recordCount: Int32, baseOffset: Int64, baseTimestamp: Int64)
+private func iteratorDecode(
+    _ section: [UInt8], recordCount: Int32, baseOffset: Int64, baseTimestamp: Int64
+)
     -> (records: [ReferenceDecoder.Decoded], error: RecordsError?)
 {
     let bytes = handMadeBatch(
@@ -150,15 +158,43 @@ private func iteratorDecode(_ section: [UInt8], recordCount: Int32, baseOffset: 
         var iterator = try RecordBatch(buffer: ByteBuffer(bytes: bytes)).makeRecordIterator()
         while let record = try iterator.next() {
             let headers = Array(record.headers)
-            records.append(ReferenceDecoder.Decoded(
-                offset: record.offset, timestamp: record.timestamp, attributes: record.attributes,
-                key: record.key?.array, value: record.value?.array, headerKeys: headers.map(\.key),
-                headerValues: headers.map { $0.value?.array }))
+            records.append(
+                ReferenceDecoder.Decoded(
+                    offset: record.offset, timestamp: record.timestamp, attributes: record.attributes,
+                    key: record.key?.array, value: record.value?.array, headerKeys: headers.map(\.key),
+                    headerValues: headers.map { $0.value?.array }))
         }
         return (records, nil)
     } catch {
         return (records, error)
     }
+}
+
+/// `RecordBatch.forEachRecord`'s view of the same section, in the oracle's terms.
+private func viewDecode(
+    _ section: [UInt8], recordCount: Int32, baseOffset: Int64, baseTimestamp: Int64
+)
+    -> (records: [ReferenceDecoder.Decoded], error: RecordsError?)
+{
+    let bytes = handMadeBatch(
+        records: section, recordCount: recordCount, baseOffset: baseOffset, baseTimestamp: baseTimestamp)
+    var records: [ReferenceDecoder.Decoded] = []
+    let error = thrownError { () throws(RecordsError) in
+        try RecordBatch(buffer: ByteBuffer(bytes: bytes)).forEachRecord { record in
+            var headerKeys: [String] = []
+            var headerValues: [[UInt8]?] = []
+            record.forEachHeader { key, value in
+                headerKeys.append(String(decoding: key, as: UTF8.self))
+                headerValues.append(value.map { Array($0) })
+            }
+            records.append(
+                ReferenceDecoder.Decoded(
+                    offset: record.offset, timestamp: record.timestamp, attributes: record.attributes,
+                    key: record.key.map { Array($0) }, value: record.value.map { Array($0) }, headerKeys: headerKeys,
+                    headerValues: headerValues))
+        }
+    }
+    return (records, error)
 }
 
 /// Random records whose varints take 1 to 10 bytes, with nulls, empties and headers.
@@ -175,12 +211,13 @@ private func randomSection(_ rng: inout SplitMix64) -> (section: [UInt8], count:
     let count = Int.random(in: 1...6, using: &rng)
     var section: [UInt8] = []
     for delta in 0..<count {
-        let timestampDelta: Int64 = switch Int.random(in: 0..<4, using: &rng) {
-        case 0: Int64.random(in: -64...63, using: &rng)
-        case 1: Int64.random(in: -8_192...8_191, using: &rng)
-        case 2: Int64.random(in: Int64.min...Int64.max, using: &rng)
-        default: Int64.random(in: -(1 << 40)...(1 << 40), using: &rng)
-        }
+        let timestampDelta: Int64 =
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: Int64.random(in: -64...63, using: &rng)
+            case 1: Int64.random(in: -8_192...8_191, using: &rng)
+            case 2: Int64.random(in: Int64.min...Int64.max, using: &rng)
+            default: Int64.random(in: -(1 << 40)...(1 << 40), using: &rng)
+            }
         let offsetDelta = Bool.random(using: &rng) ? Int32(delta) : Int32.random(in: -10_000...Int32.max, using: &rng)
         let headers: [(String, [UInt8]?)] = (0..<Int.random(in: 0...2, using: &rng)).map { h in
             ("h\(h)", Bool.random(using: &rng) ? nil : rng.bytes(Int.random(in: 0...70, using: &rng)))
@@ -200,7 +237,8 @@ private func mutate(_ section: inout [UInt8], _ rng: inout SplitMix64) {
     let interesting: [UInt8] = [0x00, 0x01, 0x02, 0x7E, 0x7F, 0x80, 0x81, 0xFE, 0xFF]
     for _ in 0..<Int.random(in: 1...3, using: &rng) {
         let at = Int.random(in: 0..<section.count, using: &rng)
-        let byte = Bool.random(using: &rng)
+        let byte =
+            Bool.random(using: &rng)
             ? interesting.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
         switch Int.random(in: 0..<6, using: &rng) {
         case 0, 1, 2: section[at] = byte
@@ -225,6 +263,10 @@ private func mutate(_ section: inout [UInt8], _ rng: inout SplitMix64) {
             if got.records != expected.records || got.error != expected.error {
                 mismatches.append("iteration \(iteration): \(got) != \(expected)")
             }
+            let viewed = viewDecode(section, recordCount: count, baseOffset: baseOffset, baseTimestamp: 7)
+            if viewed.records != expected.records || viewed.error != expected.error {
+                mismatches.append("iteration \(iteration), forEachRecord: \(viewed) != \(expected)")
+            }
         }
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(3))")
     }
@@ -240,15 +282,25 @@ private func mutate(_ section: inout [UInt8], _ rng: inout SplitMix64) {
             var (section, count) = randomSection(&rng)
             mutate(&section, &rng)
             if Int.random(in: 0..<5, using: &rng) == 0 { count += Int32.random(in: -1...1, using: &rng) }
-            let baseOffset = Int.random(in: 0..<10, using: &rng) == 0
+            let baseOffset =
+                Int.random(in: 0..<10, using: &rng) == 0
                 ? Int64.max - Int64.random(in: 0...1_000, using: &rng) : Int64.random(in: 0...(1 << 50), using: &rng)
             let expected = ReferenceDecoder.decode(
                 section, recordCount: count, baseOffset: baseOffset, baseTimestamp: -5)
             let got = iteratorDecode(section, recordCount: count, baseOffset: baseOffset, baseTimestamp: -5)
             if expected.error != nil { errors += 1 }
             if got.records != expected.records || got.error != expected.error {
-                mismatches.append("iteration \(iteration): got \(String(describing: got.error)), "
-                    + "want \(String(describing: expected.error)) after \(got.records.count)/\(expected.records.count)")
+                mismatches.append(
+                    "iteration \(iteration): got \(String(describing: got.error)), "
+                        + "want \(String(describing: expected.error)) after "
+                        + "\(got.records.count)/\(expected.records.count)"
+                )
+            }
+            let viewed = viewDecode(section, recordCount: count, baseOffset: baseOffset, baseTimestamp: -5)
+            if viewed.records != expected.records || viewed.error != expected.error {
+                mismatches.append(
+                    "iteration \(iteration), forEachRecord: got \(String(describing: viewed.error)), "
+                        + "want \(String(describing: expected.error))")
             }
         }
         #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(3))")

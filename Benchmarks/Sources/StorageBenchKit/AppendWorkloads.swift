@@ -43,36 +43,48 @@ public enum AppendWorkloads {
         public var bytes: Int
         public var appends: Int
         public var syncs: Int
+        /// Process CPU time (all threads) during the run.
+        public var cpuSeconds: Double
     }
 
-    /// `tasks` concurrent appenders, each appending `appendsPerTask` copies of `batch` and awaiting
-    /// `flush(through:)` of its own batch before the next one (acks=all with durable acks).
+    /// `tasks` concurrent appenders, each appending `appendsPerTask` copies of `batch` and waiting for
+    /// it to be durable before the next one (acks=all): with `appendDurably` (write coalescing), or
+    /// with `append` then `flush(through:)` of its own batch when `coalesced` is false.
     public static func strataGroupCommit(directory: String, batch: RecordBatch, tasks: Int, appendsPerTask: Int,
+                                         coalesced: Bool = true,
                                          executor: BlockingExecutor) async throws -> GroupCommitResult {
         let fileSystem = SyncCountingFileSystem()
         let log = try LogFixture.open(directory: directory, executor: executor, fileSystem: fileSystem)
         defer { try? log.close() }
         let syncsBefore = fileSystem.syncCount
+        let cpuBefore = processCPUNanoseconds()
         let seconds = try await secondsTaken {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<tasks {
                     group.addTask {
                         for _ in 0..<appendsPerTask {
-                            let info = try log.append(batch)
-                            try await log.flush(through: info.lastOffset + 1)
+                            if coalesced {
+                                _ = try await log.appendDurably(batch)
+                            } else {
+                                let info = try log.append(batch)
+                                try await log.flush(through: info.lastOffset + 1)
+                            }
                         }
                     }
                 }
                 try await group.waitForAll()
             }
         }
+        let cpuSeconds = Double(processCPUNanoseconds() - cpuBefore) / 1e9
         let appends = tasks * appendsPerTask
         return GroupCommitResult(seconds: seconds, bytes: appends * batch.sizeInBytes, appends: appends,
-                                 syncs: fileSystem.syncCount - syncsBefore)
+                                 syncs: fileSystem.syncCount - syncsBefore, cpuSeconds: cpuSeconds)
     }
 
     /// `write` of `totalBytes` to a new file in `chunkBytes` chunks, `fdatasync` after each chunk.
-    public static func writeSyncBaseline(path: String, totalBytes: Int, chunkBytes: Int) throws -> Double {
+    /// Returns seconds; `cpuSeconds` receives the process CPU time it took.
+    public static func writeSyncBaseline(path: String, totalBytes: Int, chunkBytes: Int,
+                                         cpuSeconds: UnsafeMutablePointer<Double>? = nil) throws -> Double {
         precondition(totalBytes % chunkBytes == 0, "total must be whole chunks")
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096)
         defer { chunk.deallocate() }
@@ -82,11 +94,14 @@ public enum AppendWorkloads {
         }
         let fd = try PlainFile.open(path, flags: O_CREAT | O_EXCL | O_WRONLY)
         defer { close(fd) }
-        return try secondsTaken {
+        let cpuBefore = processCPUNanoseconds()
+        let seconds = try secondsTaken {
             for _ in 0..<(totalBytes / chunkBytes) {
                 try PlainFile.writeAll(fd, UnsafeRawBufferPointer(chunk), path: path)
                 try PlainFile.dataSync(fd, path: path)
             }
         }
+        cpuSeconds?.pointee = Double(processCPUNanoseconds() - cpuBefore) / 1e9
+        return seconds
     }
 }

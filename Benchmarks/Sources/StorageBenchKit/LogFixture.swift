@@ -84,6 +84,11 @@ public final class SyncCountingFileSystem: FileSystem {
         try base.write(fd, first, second, at: offset, path: path)
     }
 
+    public func write(_ fd: Int32, vectors: UnsafeBufferPointer<iovec>, at offset: Int64, path: String)
+        throws(StorageError) -> Int {
+        try base.write(fd, vectors: vectors, at: offset, path: path)
+    }
+
     public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String)
         throws(StorageError) -> Int {
         try base.read(fd, into: buffer, at: offset, path: path)

@@ -10,6 +10,13 @@ public func monotonicNanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
+/// CPU time of the whole process so far (every thread, user + system), in nanoseconds.
+public func processCPUNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
 /// Seconds taken by `body`.
 public func secondsTaken(_ body: () throws -> Void) rethrows -> Double {
     let start = monotonicNanoseconds()

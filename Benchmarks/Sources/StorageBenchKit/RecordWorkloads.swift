@@ -43,16 +43,82 @@ public enum RecordWorkloads {
         return produced
     }
 
-    /// Decompresses every LZ4 batch and decodes every record (`makeRecordIterator`, as a consumer
-    /// does). Returns the record count.
+    /// `LZ4Frame.withDecompressed` of every batch's records section (the reused buffer
+    /// `forEachRecord` decodes from), touching nothing. Returns the decompressed bytes.
+    public static func decompressLZ4Reused(_ batches: [RecordBatch]) throws -> Int {
+        var produced = 0
+        for batch in batches {
+            try batch.buffer.withUnsafeReadableBytes { bytes in
+                let section = UnsafeRawBufferPointer(rebasing: bytes[RecordBatchHeader.Layout.size...])
+                produced += try LZ4Frame.withDecompressed(section, decompressedBytesMax: 64 << 20) { $0.count }
+            }
+        }
+        Sink.consume(produced)
+        return produced
+    }
+
+    /// Floor of any record-by-record API: decompresses into the reused buffer, then only follows the
+    /// record length prefixes (one- and two-byte varints inline, no field decoding, no validation).
+    /// Returns the record count.
+    public static func skipLZ4Records(_ batches: [RecordBatch]) throws -> Int {
+        var records = 0
+        for batch in batches {
+            try batch.buffer.withUnsafeReadableBytes { bytes in
+                let section = UnsafeRawBufferPointer(rebasing: bytes[RecordBatchHeader.Layout.size...])
+                records += try LZ4Frame.withDecompressed(section, decompressedBytesMax: 64 << 20) { records in
+                    var position = 0
+                    var count = 0
+                    while position < records.count {
+                        let first = records[position]
+                        var length = Int(first)
+                        position += 1
+                        if first >= 0x80 {
+                            length = Int(first & 0x7f) | Int(records[position]) << 7
+                            position += 1
+                        }
+                        position += (length >> 1) ^ -(length & 1)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+        }
+        Sink.consume(records)
+        return records
+    }
+
+    /// Decompresses every LZ4 batch and visits every record with `forEachRecord` (the consumer's API
+    /// for touching each record once), reading each value's length and first byte. Returns the record
+    /// count.
     public static func iterateLZ4(_ batches: [RecordBatch]) throws -> Int {
+        var records = 0
+        var checksum: UInt64 = 0
+        for batch in batches {
+            try batch.forEachRecord { record in
+                records += 1
+                if let value = record.value {
+                    checksum &+= UInt64(value.count)
+                    if let first = value.first { checksum &+= UInt64(first) }
+                }
+            }
+        }
+        Sink.consume(checksum)
+        return records
+    }
+
+    /// The same through `makeRecordIterator`, whose `Record`s own a reference to their section (for
+    /// callers that keep records). Returns the record count.
+    public static func iterateLZ4Owning(_ batches: [RecordBatch]) throws -> Int {
         var records = 0
         var checksum: UInt64 = 0
         for batch in batches {
             var iterator = try batch.makeRecordIterator()
             while let record = try iterator.next() {
                 records += 1
-                checksum &+= UInt64(record.value?.readableBytes ?? 0)
+                if let value = record.value {
+                    checksum &+= UInt64(value.readableBytes)
+                    if let first = value.getInteger(at: value.readerIndex, as: UInt8.self) { checksum &+= UInt64(first) }
+                }
             }
         }
         Sink.consume(checksum)

@@ -59,6 +59,9 @@ struct CPUSections {
         let results = try alternate(rounds: plan.rounds, [
             { try secondsTaken { _ = try RecordWorkloads.decompressLZ4(batches) } },
             { try secondsTaken { _ = try RecordWorkloads.iterateLZ4(batches) } },
+            { try secondsTaken { _ = try RecordWorkloads.iterateLZ4Owning(batches) } },
+            { try secondsTaken { _ = try RecordWorkloads.decompressLZ4Reused(batches) } },
+            { try secondsTaken { _ = try RecordWorkloads.skipLZ4Records(batches) } },
         ])
         progress("lz4 -b1 -i\(plan.lz4Seconds) -B65536 on \(file)")
         let commandBlocks = try RecordWorkloads.lz4CommandDecompression(
@@ -67,13 +70,21 @@ struct CPUSections {
         func speed(_ samples: Samples) -> (best: Double, median: Double) {
             (bytes / samples.minimum / 1e6, bytes / samples.median / 1e6)
         }
-        for (index, label) in ["LZ4Frame.decompress per batch", "decompress + iterate records"].enumerated() {
+        let labels = [
+            "LZ4Frame.decompress per batch", "decompress + visit every record's value (forEachRecord)",
+            "decompress + iterate owning Records (makeRecordIterator)",
+            "decompress alone into the reused buffer (LZ4Frame.withDecompressed)",
+            "floor: decompress into the reused buffer + follow record length prefixes only",
+        ]
+        for (index, label) in labels.enumerated() {
             let (best, median) = speed(results[index])
+            let scored = index < 2
             report.add(ResultRow(
                 target: "4b", measurement: "LZ4 decode: " + label,
                 strata: Format.fixed(best, 0) + " MB/s (" + Format.fixed(median, 0) + ")",
                 baseline: "`lz4 -b1 -i\(plan.lz4Seconds)` " + Format.fixed(command, 0) + " MB/s",
-                ratio: Format.percent(best / command), goal: "≥ 80 %", passed: best / command >= 0.8))
+                ratio: Format.percent(best / command), goal: scored ? "≥ 80 %" : "(diagnostic)",
+                passed: scored ? best / command >= 0.8 : nil))
         }
         let (best, _) = speed(results[0])
         report.add(ResultRow(
