@@ -41,6 +41,8 @@ PARTITIONS = 4
 GROUP = "crash-campaign"
 SEGMENT_BYTES = 128 * 1024
 START_TIMEOUT_SECONDS = 60
+# A check fails when its reader gets no record for this long.
+STALL_SECONDS = 60
 # librdkafka logs every refused reconnect while the server is down; the checks report what matters.
 QUIET = {"log_level": 0, "log.connection.close": False}
 
@@ -316,10 +318,13 @@ def read_partitions(bootstrap, ranges):
     consumer.assign([TopicPartition(TOPIC, p, start) for p, (start, end) in ranges.items() if end > start])
     records = {p: [] for p in ranges}
     remaining = sum(max(0, end - start) for start, end in ranges.values())
-    deadline = time.time() + 120
+    # Bounded by progress, not by total time: a full re-read of millions of records on a loaded
+    # machine can take minutes (a fixed 120 s once cut a full check short at cycle 375).
+    deadline = time.time() + STALL_SECONDS
     try:
         while remaining > 0 and time.time() < deadline:
             for message in consumer.consume(num_messages=min(5000, remaining), timeout=1.0):
+                deadline = time.time() + STALL_SECONDS
                 if message.error():
                     raise CheckFailed(f"{TOPIC}-{message.partition()}: fetch error {message.error()}")
                 if message.offset() >= ranges[message.partition()][1]:
@@ -421,9 +426,10 @@ def verify_compacted(server, ledger, segment_dump):
         low, high = consumer.get_watermark_offsets(TopicPartition(COMPACT_TOPIC, 0), timeout=30)
         consumer.assign([TopicPartition(COMPACT_TOPIC, 0, low)])
         records = []
-        deadline = time.time() + 120
+        deadline = time.time() + STALL_SECONDS
         while high > low and (not records or records[-1][0] < high - 1) and time.time() < deadline:
             for message in consumer.consume(num_messages=5000, timeout=1.0):
+                deadline = time.time() + STALL_SECONDS
                 if message.error():
                     raise CheckFailed(f"{COMPACT_TOPIC}-0: fetch error {message.error()}")
                 records.append((message.offset(), message.key().decode(), message.value().decode()))
