@@ -34,7 +34,12 @@ import Glibc
         let inputs = environment["STRATA_FUZZ_INPUTS"].flatMap { Int($0) } ?? Self.inputsDefault
         let seed = environment["STRATA_FUZZ_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64(UInt32.max))
         print("protocol fuzz: seed \(seed), \(inputs) inputs (STRATA_FUZZ_SEED=\(seed) replays)")
-        let server = try ServerProcess(extraArguments: ["--set", "num.partitions=1"])
+        // STRATA_FUZZ_SERVER_SET=k=v,k=v adds server settings (e.g. a shorter
+        // group.max.session.timeout.ms, which bounds how long fuzzed group members are held).
+        let settings = (environment["STRATA_FUZZ_SERVER_SET"] ?? "").split(separator: ",").flatMap {
+            ["--set", String($0)]
+        }
+        let server = try ServerProcess(extraArguments: ["--set", "num.partitions=1"] + settings)
         defer { server.cleanup() }
         let fuzzer = ProtocolFuzzer(seed: seed)
         let good = try WellBehavedClient(port: server.port)
