@@ -19,29 +19,18 @@ import StrataRecords
 /// lost the producer's state) the partition continues under a fresh producer id from sequence 0;
 /// batches whose fate is unknown at that point fail rather than risk a duplicate.
 actor Accumulator {
-    struct Record: Sendable {
-        var topic: String
-        /// nil: a null key without an explicit partition (placed on the topic's sticky partition).
-        var partition: Int32?
-        var partitionCount: Int32
-        var key: [UInt8]?
-        var value: [UInt8]?
-        var headers: [RecordHeader]
-        var timestamp: Int64
-        /// The id `enqueue` returned, for delivery reports.
-        var reportId: UInt64?
-        var sizeEstimate: Int { (key?.count ?? 0) + (value?.count ?? 0) + 32 }
-
-        /// An upper bound of the record's size in a batch, with the batch header: what
-        /// `max.request.size` is checked against.
-        static func encodedSizeBound(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> Int {
-            var size = RecordBatchHeader.Layout.size + 5 + 1 + 10 + 5 + 5 + 5 + 5
-            size += key?.count ?? 0
-            size += value?.count ?? 0
-            for header in headers { size += 10 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
-            return size
-        }
+    /// An upper bound of a record's size in a batch, with the batch header: what
+    /// `max.request.size` is checked against.
+    static func encodedSizeBound(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> Int {
+        var size = RecordBatchHeader.Layout.size + 5 + 1 + 10 + 5 + 5 + 5 + 5
+        size += key?.count ?? 0
+        size += value?.count ?? 0
+        for header in headers { size += 10 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
+        return size
     }
+
+    /// What a record counts against `buffer.memory`.
+    static func bufferCharge(key: [UInt8]?, value: [UInt8]?) -> Int { (key?.count ?? 0) + (value?.count ?? 0) + 32 }
 
     private typealias Key = RecordAppender.Key
 
@@ -56,7 +45,8 @@ actor Accumulator {
         var encoded: ByteBuffer?
         /// Assigned on first send when idempotent.
         var sequence: Int32?
-        var waiters: [Waiter?]
+        /// The callers of `send` waiting, with their record's index in the batch.
+        var waiters: [(index: Int, waiter: Waiter)]
         var reportIds: [UInt64]
         var bytes: Int
         var deadline: ContinuousClock.Instant
@@ -121,22 +111,9 @@ actor Accumulator {
 
     // MARK: Appending
 
-    /// Appends and waits for the record's acknowledgement.
-    func send(_ record: Record) async throws -> RecordMetadata {
-        try await waitForSpace(record.sizeEstimate)
-        return try await withCheckedThrowingContinuation { continuation in
-            appender.tryAdd(record, waiter: continuation, waited: true)
-        }
-    }
-
-    /// Appends without waiting for the acknowledgement, once `buffer.memory` has room (the
-    /// producer's fast path appends directly; this is its fallback when the buffer is full).
-    func enqueue(_ record: Record) async throws {
-        try await waitForSpace(record.sizeEstimate)
-        appender.tryAdd(record, waiter: nil, waited: true)
-    }
-
-    private func waitForSpace(_ size: Int) async throws {
+    /// Returns once `buffer.memory` has room for `size` more bytes (the producer then appends with
+    /// `waited`), or throws `timedOut` after `max.block.ms`.
+    func waitForSpace(_ size: Int) async throws {
         while !appender.hasRoom(for: size) {
             let deadline = ContinuousClock.now + .milliseconds(config.maxBlockMilliseconds)
             try await withCheckedThrowingContinuation { continuation in
@@ -175,18 +152,27 @@ actor Accumulator {
 
     /// Takes the batches the appender closed, in order, queues them and sends what may be sent.
     func drainClosed() {
-        for (key, batch) in appender.takeClosed() {
-            if batch.builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
-                batch.builder.compression = config.compression
+        var keys: [Key] = []
+        do {
+            // The taken array is gone before sending: a batch's buffer must be referenced once when
+            // it is finished in place.
+            let closed = appender.takeClosed()
+            for (key, batch) in closed {
+                var builder = batch.builder
+                if builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
+                    builder.compression = config.compression
+                }
+                batchIds += 1
+                unfinished += 1
+                partitions[key, default: PartitionState()].ready.append(
+                    Batch(
+                        id: batchIds, builder: builder, waiters: batch.waiters, reportIds: batch.reportIds,
+                        bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)
+                    ))
+                if keys.last != key { keys.append(key) }
             }
-            batchIds += 1
-            unfinished += 1
-            partitions[key, default: PartitionState()].ready.append(
-                Batch(
-                    id: batchIds, builder: batch.builder, waiters: batch.waiters, reportIds: batch.reportIds,
-                    bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)))
-            pump(key)
         }
+        for key in keys { pump(key) }
     }
 
     // MARK: Sending
@@ -472,14 +458,14 @@ actor Accumulator {
     private func finish(_ batch: Batch, key: Key, outcome: Result<Int64, Error>) {
         switch outcome {
         case .success(let base):
-            for (index, waiter) in batch.waiters.enumerated() {
-                waiter?.resume(
+            for (index, waiter) in batch.waiters {
+                waiter.resume(
                     returning: RecordMetadata(
                         topic: key.topic, partition: key.partition, offset: base < 0 ? -1 : base + Int64(index)))
             }
         case .failure(let error):
             if firstFailure == nil { firstFailure = error }
-            for waiter in batch.waiters { waiter?.resume(throwing: error) }
+            for (_, waiter) in batch.waiters { waiter.resume(throwing: error) }
         }
         if let reports, !batch.reportIds.isEmpty {
             let error: Error?
