@@ -180,17 +180,21 @@ actor Accumulator {
     /// Sends queued batches of `key` while it may: not recovering, under the in-flight limit, past
     /// any backoff, with a live connection (else one is fetched first).
     private func pump(_ key: Key) {
-        guard let state = partitions[key], !state.ready.isEmpty, !state.connecting, !state.isRecovering,
-            state.inFlight.count < maxInFlight
+        // Only fields are read here: a copy of the whole state would hold the queued batches' buffers
+        // and make `finish()` copy each batch instead of writing its header in place.
+        guard let ready = partitions[key]?.ready.isEmpty, !ready, !partitions[key]!.connecting,
+            !partitions[key]!.isRecovering, partitions[key]!.inFlight.count < maxInFlight
         else { return }
-        if let retryAt = state.retryAt {
+        if let retryAt = partitions[key]!.retryAt {
             if retryAt > .now {
                 armRetryTimer(key, at: retryAt)
                 return
             }
             partitions[key]!.retryAt = nil
         }
-        if let connection = state.connection, connection.isActive, !idempotent || state.producerId >= 0 {
+        if let connection = partitions[key]!.connection, connection.isActive,
+            !idempotent || partitions[key]!.producerId >= 0
+        {
             sendQueued(key, on: connection)
         } else {
             partitions[key]!.connecting = true
@@ -273,17 +277,19 @@ actor Accumulator {
             var batch = partitions[key]!.ready.removeFirst()
             do {
                 if idempotent && batch.sequence == nil {
-                    let state = partitions[key]!
-                    batch.sequence = state.nextSequence
-                    batch.builder.producerId = state.producerId
-                    batch.builder.producerEpoch = state.producerEpoch
-                    batch.builder.baseSequence = state.nextSequence
+                    let (producerId, producerEpoch, nextSequence) = (
+                        partitions[key]!.producerId, partitions[key]!.producerEpoch, partitions[key]!.nextSequence
+                    )
+                    batch.sequence = nextSequence
+                    batch.builder.producerId = producerId
+                    batch.builder.producerEpoch = producerEpoch
+                    batch.builder.baseSequence = nextSequence
                     batch.encoded = nil
                     let count = Int32(batch.builder.recordCount)
                     partitions[key]!.nextSequence =
-                        state.nextSequence > Int32.max - count ? 0 : state.nextSequence + count
+                        nextSequence > Int32.max - count ? 0 : nextSequence + count
                 }
-                if batch.encoded == nil { batch.encoded = try batch.builder.build() }
+                if batch.encoded == nil { batch.encoded = try batch.builder.finish() }
             } catch {
                 finish(batch, key: key, outcome: .failure(error))
                 continue
@@ -455,7 +461,7 @@ actor Accumulator {
 
     // MARK: Completion
 
-    private func finish(_ batch: Batch, key: Key, outcome: Result<Int64, Error>) {
+    private func finish(_ batch: consuming Batch, key: Key, outcome: Result<Int64, Error>) {
         switch outcome {
         case .success(let base):
             for (index, waiter) in batch.waiters {
@@ -481,6 +487,10 @@ actor Accumulator {
         }
         unfinished -= 1
         appender.release(batch.bytes)
+        // The batch's buffer goes back for a later batch: a fresh megabyte would cost page faults and
+        // zeroing of every page.
+        batch.encoded = nil
+        appender.recycle(batch.builder)
         if !spaceWaiters.isEmpty {
             let waiting = spaceWaiters
             spaceWaiters = []

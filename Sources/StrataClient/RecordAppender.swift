@@ -66,6 +66,9 @@ final class RecordAppender: Sendable {
         var sticky: Int32 = -1
         /// Open batches by partition (grown when the partition count grows).
         var open: [OpenBatch?]
+        /// Per partition, the open batch's `estimatedSizeInBytes`, 0 when none is open: the per-record
+        /// checks read this plain array rather than the optional batch (which the compiler copies).
+        var openSizes: [Int]
     }
 
     private struct State {
@@ -79,6 +82,8 @@ final class RecordAppender: Sendable {
         var bufferedBytes = 0
         var openCount = 0
         var closed: [(Key, ClosedBatch)] = []
+        /// Emptied builders of answered batches, whose buffers new batches reuse.
+        var spare: [RecordBatchBuilder] = []
         var drainScheduled = false
         var drain: (@Sendable () -> Void)?
     }
@@ -88,6 +93,8 @@ final class RecordAppender: Sendable {
     /// Room reserved up front in a new batch's buffer, so it is not regrown while filling.
     private let batchCapacity: Int
     static let batchCapacityMax = 1 << 20
+    /// Emptied batch buffers kept for reuse at most.
+    static let spareBatchesMax = 8
 
     init(config: ProducerConfig) {
         self.config = config
@@ -107,15 +114,17 @@ final class RecordAppender: Sendable {
                 state.topics[index].countValidUntil = until
                 let slots = max(Int(count), state.topics[index].open.count)
                 if slots > state.topics[index].open.count {
-                    state.topics[index].open.append(
-                        contentsOf: repeatElement(nil, count: slots - state.topics[index].open.count))
+                    let more = slots - state.topics[index].open.count
+                    state.topics[index].open.append(contentsOf: repeatElement(nil, count: more))
+                    state.topics[index].openSizes.append(contentsOf: repeatElement(0, count: more))
                 }
             } else {
                 state.topicIndex[topic] = state.topics.count
                 state.topics.append(
                     TopicState(
                         name: topic, partitionCount: count, countValidUntil: until,
-                        open: Array(repeating: nil, count: max(0, Int(count)))))
+                        open: Array(repeating: nil, count: max(0, Int(count))),
+                        openSizes: Array(repeating: 0, count: max(0, Int(count)))))
             }
         }
     }
@@ -157,17 +166,17 @@ final class RecordAppender: Sendable {
             }
             let slot = Int(target)
             var closedAny = false
-            if let current = state.topics[index].open[slot], current.builder.recordCount > 0,
-                current.builder.estimatedSizeInBytes + size > config.batchBytes
-            {
+            let openSize = state.topics[index].openSizes[slot]
+            if openSize > RecordBatchHeader.Layout.size && openSize + size > config.batchBytes {
                 Self.close(&state, index, slot)
                 closedAny = true
             }
             var linger: Int?
-            if state.topics[index].open[slot] == nil {
+            if state.topics[index].openSizes[slot] == 0 {
                 state.generation += 1
-                var builder = RecordBatchBuilder(compression: .none, capacity: batchCapacity)
-                builder.partitionLeaderEpoch = -1
+                let builder =
+                    state.spare.popLast()
+                    ?? RecordBatchBuilder(compression: .none, partitionLeaderEpoch: -1, capacity: batchCapacity)
                 state.topics[index].open[slot] = OpenBatch(
                     builder: builder, generation: state.generation, created: .now)
                 state.openCount += 1
@@ -175,12 +184,12 @@ final class RecordAppender: Sendable {
             }
             let id = state.nextRecordId
             state.nextRecordId &+= 1
-            let full = Self.appendRecord(
+            let batchSize = Self.appendRecord(
                 to: &state.topics[index].open[slot]!, key: key, value: value, headers: headers,
-                timestamp: timestamp, size: size, id: id, waiter: waiter, reports: config.deliveryReports,
-                batchBytes: config.batchBytes)
+                timestamp: timestamp, size: size, id: id, waiter: waiter, reports: config.deliveryReports)
+            state.topics[index].openSizes[slot] = batchSize
             state.bufferedBytes += size
-            if full {
+            if batchSize >= config.batchBytes {
                 Self.close(&state, index, slot)
                 closedAny = true
             }
@@ -205,17 +214,17 @@ final class RecordAppender: Sendable {
         case added(UInt64, (@Sendable () -> Void)?, (Key, Int)?)
     }
 
-    /// Encodes the record into `batch`; returns whether the batch is now full.
+    /// Encodes the record into `batch`; returns the batch's size now (`estimatedSizeInBytes`).
     @inline(__always)
     private static func appendRecord(
         to batch: inout OpenBatch, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64,
-        size: Int, id: UInt64, waiter: Waiter?, reports: Bool, batchBytes: Int
-    ) -> Bool {
+        size: Int, id: UInt64, waiter: Waiter?, reports: Bool
+    ) -> Int {
         if let waiter { batch.waiters.append((batch.builder.recordCount, waiter)) }
         batch.builder.append(key: key, value: value, headers: headers, timestamp: timestamp)
         if reports { batch.reportIds.append(id) }
         batch.bytes += size
-        return batch.builder.estimatedSizeInBytes >= batchBytes
+        return batch.builder.estimatedSizeInBytes
     }
 
     private func startLinger(_ key: Key, _ generation: Int) {
@@ -246,7 +255,7 @@ final class RecordAppender: Sendable {
         let drain = state.withLock { state -> (@Sendable () -> Void)? in
             guard state.openCount > 0 else { return nil }
             for index in state.topics.indices {
-                for slot in state.topics[index].open.indices where state.topics[index].open[slot] != nil {
+                for slot in state.topics[index].open.indices where state.topics[index].openSizes[slot] != 0 {
                     Self.close(&state, index, slot)
                 }
             }
@@ -264,6 +273,23 @@ final class RecordAppender: Sendable {
         }
     }
 
+    /// Takes back the builder of an answered batch: emptied, its buffer serves a later batch (when
+    /// nothing else still references the buffer, else emptying it allocates a fresh one).
+    func recycle(_ builder: consuming RecordBatchBuilder) {
+        var spare = builder
+        guard spare.bufferCapacity >= batchCapacity, spare.bufferCapacity <= 2 * Self.batchCapacityMax else { return }
+        spare.reset()
+        spare.compression = .none
+        spare.producerId = -1
+        spare.producerEpoch = -1
+        spare.baseSequence = -1
+        spare.partitionLeaderEpoch = -1
+        let emptied = spare
+        state.withLock { state in
+            if state.spare.count < Self.spareBatchesMax { state.spare.append(emptied) }
+        }
+    }
+
     /// Gives back `bytes` of `buffer.memory` (a batch was answered).
     func release(_ bytes: Int) { state.withLock { $0.bufferedBytes -= bytes } }
 
@@ -278,6 +304,7 @@ final class RecordAppender: Sendable {
     private static func close(_ state: inout State, _ index: Int, _ slot: Int) {
         guard let batch = state.topics[index].open[slot] else { return }
         state.topics[index].open[slot] = nil
+        state.topics[index].openSizes[slot] = 0
         state.openCount -= 1
         if state.topics[index].sticky == Int32(slot) { state.topics[index].sticky = -1 }
         state.closed.append(
