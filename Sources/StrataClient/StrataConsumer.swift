@@ -23,6 +23,10 @@ public struct ConsumerConfig: Sendable {
     /// How long the constructor retries the bootstrap brokers before throwing
     /// `noBrokerAvailable` naming them (Kafka's `default.api.timeout.ms`, 60 s).
     public var connectTimeoutMilliseconds: Int64 = 60_000
+    /// `check.crcs`: verify the CRC-32C of every fetched batch (on by default, as in the Java client;
+    /// librdkafka's default is off). Off, a corrupt batch is still caught when its record lengths do
+    /// not add up, but flipped bits inside keys and values go unnoticed.
+    public var checkCRCs = true
     public var clientId = "strata-swift-consumer"
 
     // Group membership (used by `subscribe(topics:group:)`).
@@ -417,7 +421,7 @@ public final class StrataConsumer: Sendable {
                 if let base = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) {
                     batchOffset = base
                 }
-                let header = try batch.validate(batchBytesMax: Int(Int32.max))
+                let header = try batch.validate(batchBytesMax: Int(Int32.max), checkCRC: config.checkCRCs)
                 if header.isControl {
                     next = max(next, header.nextOffset)
                     continue
