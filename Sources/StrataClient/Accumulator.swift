@@ -379,11 +379,20 @@ actor Accumulator {
 
     private func answered(_ key: Key, batchId: Int, _ result: Result<ProduceResponse, Error>) {
         guard let index = partitions[key]!.inFlight.firstIndex(where: { $0.id == batchId }) else { return }
-        var batch = partitions[key]!.inFlight.remove(at: index)
         let firstFailure = !partitions[key]!.isRecovering
-        switch classify(result, key: key, isFirstFailure: firstFailure) {
-        case .delivered(let base):
-            finish(batch, key: key, outcome: .success(base))
+        let outcome = classify(result, key: key, isFirstFailure: firstFailure)
+        if case .delivered(let base) = outcome {
+            // Handed over without a local copy: `finish` then holds the batch's only reference and
+            // its buffer is reused rather than reallocated.
+            finish(partitions[key]!.inFlight.remove(at: index), key: key, outcome: .success(base))
+            if partitions[key]!.isRecovering && partitions[key]!.inFlight.isEmpty { finishRecovery(key) }
+            pump(key)
+            return
+        }
+        var batch = partitions[key]!.inFlight.remove(at: index)
+        switch outcome {
+        case .delivered:
+            preconditionFailure("handled above")
         case .retry(let error, let maybeWritten, let refreshMetadata, let breaksSequence):
             batch.lastError = error
             batch.maybeWritten = batch.maybeWritten || maybeWritten
@@ -488,9 +497,11 @@ actor Accumulator {
         unfinished -= 1
         appender.release(batch.bytes)
         // The batch's buffer goes back for a later batch: a fresh megabyte would cost page faults and
-        // zeroing of every page.
-        batch.encoded = nil
-        appender.recycle(batch.builder)
+        // zeroing of every page. The batch is consumed first, so the builder holds the only
+        // reference (else emptying it would allocate anew).
+        let builder = batch.builder
+        _ = consume batch
+        appender.recycle(consume builder)
         if !spaceWaiters.isEmpty {
             let waiting = spaceWaiters
             spaceWaiters = []

@@ -276,7 +276,7 @@ final class RecordAppender: Sendable {
     /// Takes back the builder of an answered batch: emptied, its buffer serves a later batch (when
     /// nothing else still references the buffer, else emptying it allocates a fresh one).
     func recycle(_ builder: consuming RecordBatchBuilder) {
-        var spare = builder
+        var spare = consume builder  // moved: `reset()` must find the only reference, else it reallocates
         guard spare.bufferCapacity >= batchCapacity, spare.bufferCapacity <= 2 * Self.batchCapacityMax else { return }
         spare.reset()
         spare.compression = .none
