@@ -19,29 +19,18 @@ import StrataRecords
 /// lost the producer's state) the partition continues under a fresh producer id from sequence 0;
 /// batches whose fate is unknown at that point fail rather than risk a duplicate.
 actor Accumulator {
-    struct Record: Sendable {
-        var topic: String
-        /// nil: a null key without an explicit partition (placed on the topic's sticky partition).
-        var partition: Int32?
-        var partitionCount: Int32
-        var key: [UInt8]?
-        var value: [UInt8]?
-        var headers: [RecordHeader]
-        var timestamp: Int64
-        /// The id `enqueue` returned, for delivery reports.
-        var reportId: UInt64?
-        var sizeEstimate: Int { (key?.count ?? 0) + (value?.count ?? 0) + 32 }
-
-        /// An upper bound of the record's size in a batch, with the batch header: what
-        /// `max.request.size` is checked against.
-        static func encodedSizeBound(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> Int {
-            var size = RecordBatchHeader.Layout.size + 5 + 1 + 10 + 5 + 5 + 5 + 5
-            size += key?.count ?? 0
-            size += value?.count ?? 0
-            for header in headers { size += 10 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
-            return size
-        }
+    /// An upper bound of a record's size in a batch, with the batch header: what
+    /// `max.request.size` is checked against.
+    static func encodedSizeBound(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) -> Int {
+        var size = RecordBatchHeader.Layout.size + 5 + 1 + 10 + 5 + 5 + 5 + 5
+        size += key?.count ?? 0
+        size += value?.count ?? 0
+        for header in headers { size += 10 + header.key.utf8.count + (header.value?.readableBytes ?? 0) }
+        return size
     }
+
+    /// What a record counts against `buffer.memory`.
+    static func bufferCharge(key: [UInt8]?, value: [UInt8]?) -> Int { (key?.count ?? 0) + (value?.count ?? 0) + 32 }
 
     private typealias Key = RecordAppender.Key
 
@@ -56,7 +45,8 @@ actor Accumulator {
         var encoded: ByteBuffer?
         /// Assigned on first send when idempotent.
         var sequence: Int32?
-        var waiters: [Waiter?]
+        /// The callers of `send` waiting, with their record's index in the batch.
+        var waiters: [(index: Int, waiter: Waiter)]
         var reportIds: [UInt64]
         var bytes: Int
         var deadline: ContinuousClock.Instant
@@ -121,22 +111,9 @@ actor Accumulator {
 
     // MARK: Appending
 
-    /// Appends and waits for the record's acknowledgement.
-    func send(_ record: Record) async throws -> RecordMetadata {
-        try await waitForSpace(record.sizeEstimate)
-        return try await withCheckedThrowingContinuation { continuation in
-            appender.tryAdd(record, waiter: continuation, waited: true)
-        }
-    }
-
-    /// Appends without waiting for the acknowledgement, once `buffer.memory` has room (the
-    /// producer's fast path appends directly; this is its fallback when the buffer is full).
-    func enqueue(_ record: Record) async throws {
-        try await waitForSpace(record.sizeEstimate)
-        appender.tryAdd(record, waiter: nil, waited: true)
-    }
-
-    private func waitForSpace(_ size: Int) async throws {
+    /// Returns once `buffer.memory` has room for `size` more bytes (the producer then appends with
+    /// `waited`), or throws `timedOut` after `max.block.ms`.
+    func waitForSpace(_ size: Int) async throws {
         while !appender.hasRoom(for: size) {
             let deadline = ContinuousClock.now + .milliseconds(config.maxBlockMilliseconds)
             try await withCheckedThrowingContinuation { continuation in
@@ -175,18 +152,27 @@ actor Accumulator {
 
     /// Takes the batches the appender closed, in order, queues them and sends what may be sent.
     func drainClosed() {
-        for (key, batch) in appender.takeClosed() {
-            if batch.builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
-                batch.builder.compression = config.compression
+        var keys: [Key] = []
+        do {
+            // The taken array is gone before sending: a batch's buffer must be referenced once when
+            // it is finished in place.
+            let closed = appender.takeClosed()
+            for (key, batch) in closed {
+                var builder = batch.builder
+                if builder.uncompressedRecordBytes >= config.compressionThresholdBytes {
+                    builder.compression = config.compression
+                }
+                batchIds += 1
+                unfinished += 1
+                partitions[key, default: PartitionState()].ready.append(
+                    Batch(
+                        id: batchIds, builder: builder, waiters: batch.waiters, reportIds: batch.reportIds,
+                        bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)
+                    ))
+                if keys.last != key { keys.append(key) }
             }
-            batchIds += 1
-            unfinished += 1
-            partitions[key, default: PartitionState()].ready.append(
-                Batch(
-                    id: batchIds, builder: batch.builder, waiters: batch.waiters, reportIds: batch.reportIds,
-                    bytes: batch.bytes, deadline: batch.created + .milliseconds(config.deliveryTimeoutMilliseconds)))
-            pump(key)
         }
+        for key in keys { pump(key) }
     }
 
     // MARK: Sending
@@ -194,17 +180,21 @@ actor Accumulator {
     /// Sends queued batches of `key` while it may: not recovering, under the in-flight limit, past
     /// any backoff, with a live connection (else one is fetched first).
     private func pump(_ key: Key) {
-        guard let state = partitions[key], !state.ready.isEmpty, !state.connecting, !state.isRecovering,
-            state.inFlight.count < maxInFlight
+        // Only fields are read here: a copy of the whole state would hold the queued batches' buffers
+        // and make `finish()` copy each batch instead of writing its header in place.
+        guard let ready = partitions[key]?.ready.isEmpty, !ready, !partitions[key]!.connecting,
+            !partitions[key]!.isRecovering, partitions[key]!.inFlight.count < maxInFlight
         else { return }
-        if let retryAt = state.retryAt {
+        if let retryAt = partitions[key]!.retryAt {
             if retryAt > .now {
                 armRetryTimer(key, at: retryAt)
                 return
             }
             partitions[key]!.retryAt = nil
         }
-        if let connection = state.connection, connection.isActive, !idempotent || state.producerId >= 0 {
+        if let connection = partitions[key]!.connection, connection.isActive,
+            !idempotent || partitions[key]!.producerId >= 0
+        {
             sendQueued(key, on: connection)
         } else {
             partitions[key]!.connecting = true
@@ -287,17 +277,19 @@ actor Accumulator {
             var batch = partitions[key]!.ready.removeFirst()
             do {
                 if idempotent && batch.sequence == nil {
-                    let state = partitions[key]!
-                    batch.sequence = state.nextSequence
-                    batch.builder.producerId = state.producerId
-                    batch.builder.producerEpoch = state.producerEpoch
-                    batch.builder.baseSequence = state.nextSequence
+                    let (producerId, producerEpoch, nextSequence) = (
+                        partitions[key]!.producerId, partitions[key]!.producerEpoch, partitions[key]!.nextSequence
+                    )
+                    batch.sequence = nextSequence
+                    batch.builder.producerId = producerId
+                    batch.builder.producerEpoch = producerEpoch
+                    batch.builder.baseSequence = nextSequence
                     batch.encoded = nil
                     let count = Int32(batch.builder.recordCount)
                     partitions[key]!.nextSequence =
-                        state.nextSequence > Int32.max - count ? 0 : state.nextSequence + count
+                        nextSequence > Int32.max - count ? 0 : nextSequence + count
                 }
-                if batch.encoded == nil { batch.encoded = try batch.builder.build() }
+                if batch.encoded == nil { batch.encoded = try batch.builder.finish() }
             } catch {
                 finish(batch, key: key, outcome: .failure(error))
                 continue
@@ -387,11 +379,20 @@ actor Accumulator {
 
     private func answered(_ key: Key, batchId: Int, _ result: Result<ProduceResponse, Error>) {
         guard let index = partitions[key]!.inFlight.firstIndex(where: { $0.id == batchId }) else { return }
-        var batch = partitions[key]!.inFlight.remove(at: index)
         let firstFailure = !partitions[key]!.isRecovering
-        switch classify(result, key: key, isFirstFailure: firstFailure) {
-        case .delivered(let base):
-            finish(batch, key: key, outcome: .success(base))
+        let outcome = classify(result, key: key, isFirstFailure: firstFailure)
+        if case .delivered(let base) = outcome {
+            // Handed over without a local copy: `finish` then holds the batch's only reference and
+            // its buffer is reused rather than reallocated.
+            finish(partitions[key]!.inFlight.remove(at: index), key: key, outcome: .success(base))
+            if partitions[key]!.isRecovering && partitions[key]!.inFlight.isEmpty { finishRecovery(key) }
+            pump(key)
+            return
+        }
+        var batch = partitions[key]!.inFlight.remove(at: index)
+        switch outcome {
+        case .delivered:
+            preconditionFailure("handled above")
         case .retry(let error, let maybeWritten, let refreshMetadata, let breaksSequence):
             batch.lastError = error
             batch.maybeWritten = batch.maybeWritten || maybeWritten
@@ -469,17 +470,17 @@ actor Accumulator {
 
     // MARK: Completion
 
-    private func finish(_ batch: Batch, key: Key, outcome: Result<Int64, Error>) {
+    private func finish(_ batch: consuming Batch, key: Key, outcome: Result<Int64, Error>) {
         switch outcome {
         case .success(let base):
-            for (index, waiter) in batch.waiters.enumerated() {
-                waiter?.resume(
+            for (index, waiter) in batch.waiters {
+                waiter.resume(
                     returning: RecordMetadata(
                         topic: key.topic, partition: key.partition, offset: base < 0 ? -1 : base + Int64(index)))
             }
         case .failure(let error):
             if firstFailure == nil { firstFailure = error }
-            for waiter in batch.waiters { waiter?.resume(throwing: error) }
+            for (_, waiter) in batch.waiters { waiter.resume(throwing: error) }
         }
         if let reports, !batch.reportIds.isEmpty {
             let error: Error?
@@ -495,6 +496,12 @@ actor Accumulator {
         }
         unfinished -= 1
         appender.release(batch.bytes)
+        // The batch's buffer goes back for a later batch: a fresh megabyte would cost page faults and
+        // zeroing of every page. The batch is consumed first, so the builder holds the only
+        // reference (else emptying it would allocate anew).
+        let builder = batch.builder
+        _ = consume batch
+        appender.recycle(consume builder)
         if !spaceWaiters.isEmpty {
             let waiting = spaceWaiters
             spaceWaiters = []

@@ -110,13 +110,14 @@ public final class BrokerConnection: Sendable {
         _ request: Request, timeout: TimeAmount? = nil
     ) throws -> PendingResponse<Request.Response> {
         let version = try version(of: Request.apiKey)
-        var frame = channel.allocator.buffer(capacity: 256)
         let correlationId = correlationIds.next()
-        request.encodeFrame(into: &frame, version: version, correlationId: correlationId, clientId: clientId)
+        let pieces = request.encodeFramePieces(
+            version: version, correlationId: correlationId, clientId: clientId,
+            detachBytesMin: Self.detachBytesMin)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let slot = ResponseSlot(promise)
         let pending = ResponseRouter.Pending(
-            frame: frame, correlationId: correlationId,
+            pieces: pieces, correlationId: correlationId,
             responseHeaderVersion: Request.apiKey.responseHeaderVersion(version),
             promise: slot)
         // A write that fails (the connection closed meanwhile) may never reach the router: its
@@ -136,11 +137,16 @@ public final class BrokerConnection: Sendable {
     /// Writes a request that gets no response (Produce with acks=0) without waiting for the write.
     public func submitWithoutResponse<Request: KafkaRequest>(_ request: Request) throws {
         let version = try version(of: Request.apiKey)
-        var frame = channel.allocator.buffer(capacity: 256)
-        request.encodeFrame(into: &frame, version: version, correlationId: correlationIds.next(), clientId: clientId)
-        let pending = ResponseRouter.Pending(frame: frame, correlationId: 0, responseHeaderVersion: 0, promise: nil)
+        let pieces = request.encodeFramePieces(
+            version: version, correlationId: correlationIds.next(), clientId: clientId,
+            detachBytesMin: Self.detachBytesMin)
+        let pending = ResponseRouter.Pending(pieces: pieces, correlationId: 0, responseHeaderVersion: 0, promise: nil)
         channel.writeAndFlush(pending, promise: nil)
     }
+
+    /// `bytes`/`records` fields (produce batches) at least this long are written from the caller's
+    /// buffer rather than copied into the frame (NIO gathers the pieces into one `writev`).
+    static let detachBytesMin = 4_096
 
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
@@ -192,7 +198,8 @@ final class ResponseRouter: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     struct Pending {
-        var frame: ByteBuffer
+        /// The request frame, in pieces written in order (see `encodeFramePieces`).
+        var pieces: [ByteBuffer]
         var correlationId: Int32
         var responseHeaderVersion: Int16
         var promise: ResponseSlot?
@@ -205,8 +212,15 @@ final class ResponseRouter: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
-        if pending.promise != nil { outstanding.append(pending) }
-        context.write(wrapOutboundOut(pending.frame), promise: promise)
+        if pending.promise != nil {
+            var entry = pending
+            entry.pieces = []  // the answer needs none of the request's bytes
+            outstanding.append(entry)
+        }
+        let last = pending.pieces.count - 1
+        for (index, piece) in pending.pieces.enumerated() {
+            context.write(wrapOutboundOut(piece), promise: index == last ? promise : nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

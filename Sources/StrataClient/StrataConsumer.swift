@@ -23,6 +23,10 @@ public struct ConsumerConfig: Sendable {
     /// How long the constructor retries the bootstrap brokers before throwing
     /// `noBrokerAvailable` naming them (Kafka's `default.api.timeout.ms`, 60 s).
     public var connectTimeoutMilliseconds: Int64 = 60_000
+    /// `check.crcs`: verify the CRC-32C of every fetched batch (on by default, as in the Java client;
+    /// librdkafka's default is off). Off, a corrupt batch is still caught when its record lengths do
+    /// not add up, but flipped bits inside keys and values go unnoticed.
+    public var checkCRCs = true
     public var clientId = "strata-swift-consumer"
 
     // Group membership (used by `subscribe(topics:group:)`).
@@ -283,7 +287,28 @@ public final class StrataConsumer: Sendable {
             var prefetch: Task<[ConsumerRecord], Error>?
             var entry: Positions.Entry?
 
+            /// The next record. Inlined into the caller's loop: a record already fetched costs a plain
+            /// call (no async frame, no executor check); only an exhausted buffer awaits a fetch.
+            @inlinable
             public mutating func next() async throws -> ConsumerRecord? {
+                if let record = nextBuffered() { return record }
+                return try await nextFetching()
+            }
+
+            /// The next deliverable record of the current fetch, if any.
+            @usableFromInline
+            mutating func nextBuffered() -> ConsumerRecord? {
+                while index < buffered.count {
+                    let record = buffered[index]
+                    index += 1
+                    // Revoked or moved since it was fetched: never yielded.
+                    if consumer.positions.deliver(record, cached: &entry) { return record }
+                }
+                return nil
+            }
+
+            @usableFromInline
+            mutating func nextFetching() async throws -> ConsumerRecord? {
                 while true {
                     while index >= buffered.count {
                         try Task.checkCancellation()
@@ -291,12 +316,12 @@ public final class StrataConsumer: Sendable {
                         buffered = try await pending.value
                         index = 0
                         // Pipelining: ask for the next fetch while the caller works through this one.
-                        prefetch = Task { [consumer] in try await consumer.fetchOnce() }
+                        // Sized like this one: one allocation of the right size per fetch, not a
+                        // run of doublings (each a fresh mapping whose pages fault in zeroed).
+                        let expected = buffered.count
+                        prefetch = Task { [consumer] in try await consumer.fetchOnce(capacityHint: expected) }
                     }
-                    let record = buffered[index]
-                    index += 1
-                    // Revoked or moved since it was fetched: never yielded.
-                    if consumer.positions.deliver(record, cached: &entry) { return record }
+                    if let record = nextBuffered() { return record }
                 }
             }
         }
@@ -306,7 +331,7 @@ public final class StrataConsumer: Sendable {
 
     /// One round: a fetch per leader for every assigned partition; returns the new records and
     /// advances positions.
-    func fetchOnce() async throws -> [ConsumerRecord] {
+    func fetchOnce(capacityHint: Int = 0) async throws -> [ConsumerRecord] {
         let assigned = positions.snapshot()
         guard !assigned.isEmpty else {
             guard let member = membership.withLock({ $0 }) else {
@@ -353,6 +378,7 @@ public final class StrataConsumer: Sendable {
             }
         }
         var result: [ConsumerRecord] = []
+        result.reserveCapacity(min(capacityHint, Self.fetchCapacityHintMax))
         for (connection, topics) in requests.values {
             let request = FetchRequest(
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
@@ -378,6 +404,9 @@ public final class StrataConsumer: Sendable {
         }
         return result
     }
+
+    /// Records reserved up front for a fetch at most (more grow the array as usual).
+    static let fetchCapacityHintMax = 1 << 20
 
     /// How long a group member with no partitions waits before looking again.
     static let unassignedPollMilliseconds = 20
@@ -417,7 +446,7 @@ public final class StrataConsumer: Sendable {
                 if let base = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) {
                     batchOffset = base
                 }
-                let header = try batch.validate(batchBytesMax: Int(Int32.max))
+                let header = try batch.validate(batchBytesMax: Int(Int32.max), checkCRC: config.checkCRCs)
                 if header.isControl {
                     next = max(next, header.nextOffset)
                     continue
@@ -429,7 +458,7 @@ public final class StrataConsumer: Sendable {
                         ConsumerRecord(
                             topic: topic, partition: partition, offset: record.offset,
                             timestamp: record.timestamp, key: record.key, value: record.value,
-                            headers: record.headers.count == 0 ? [] : Array(record.headers), epoch: origin.epoch))
+                            headers: record.headerCount == 0 ? [] : Array(record.headers), epoch: origin.epoch))
                 }
                 next = max(next, header.nextOffset)
             }

@@ -4,7 +4,6 @@ import NIOCore
 import NIOPosix
 import StrataProtocol
 import StrataRecords
-import Synchronization
 
 /// Producer settings (Kafka's names in the doc comments).
 public struct ProducerConfig: Sendable {
@@ -97,8 +96,9 @@ public struct DeliveryReport: Sendable {
 /// (the default with acks=all) keep their sequence numbers across retries, so nothing is written
 /// twice or out of order.
 ///
-/// Thread-safe: all mutable state lives in the `Accumulator` actor and the `Cluster` actor; the
-/// record-id counter is a `Mutex`.
+/// Thread-safe: the per-record state (open batches, partition counts, record ids) lives in the
+/// accumulator's `RecordAppender` under one `Mutex`; everything after a batch closes in the
+/// `Accumulator` actor; the cluster view in the `Cluster` actor.
 public final class StrataProducer: Sendable {
     public let config: ProducerConfig
     /// Outcomes of batches, when `config.deliveryReports` is on (else it never yields). Finishes
@@ -108,10 +108,6 @@ public final class StrataProducer: Sendable {
     private let accumulator: Accumulator
     private let group: EventLoopGroup
     private let ownsGroup: Bool
-    private let nextRecordId = Mutex<UInt64>(0)
-    /// Partition counts per topic, re-read from the cluster after a second (`until`: wall-clock
-    /// milliseconds): placing a record then costs no trip through the `Cluster` actor.
-    private let partitionCounts = Mutex<[String: (count: Int32, until: Int64)]>([:])
 
     /// Connects to one of `bootstrap` (`host:port`), retrying for up to `max.block.ms` (then
     /// `ClientError.noBrokerAvailable` names the addresses tried).
@@ -150,31 +146,82 @@ public final class StrataProducer: Sendable {
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
         partition: Int32? = nil, timestamp: Int64? = nil
     ) async throws -> RecordMetadata {
-        let record = try await prepare(
-            topic: topic, key: key, value: value, headers: headers, partition: partition,
-            timestamp: timestamp)
-        return try await accumulator.send(record)
+        let size = try checkedCharge(topic: topic, key: key, value: value, headers: headers)
+        let accumulator = accumulator
+        while true {
+            try await accumulator.waitForSpace(size)
+            do {
+                return try await withCheckedThrowingContinuation { (continuation: RecordAppender.Waiter) in
+                    let now = Self.wallClockMilliseconds()
+                    do {
+                        switch try accumulator.appender.append(
+                            topic: topic, key: key, value: value, headers: headers, partition: partition,
+                            timestamp: timestamp ?? now, now: now, size: size, waiter: continuation, waited: true)
+                        {
+                        case .added: break  // the accumulator resumes it with the outcome
+                        case .full, .needsPartitionCount: continuation.resume(throwing: PartitionCountNeeded())
+                        }
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            } catch is PartitionCountNeeded {
+                try await refreshPartitionCount(topic)
+            }
+        }
     }
 
     /// Buffers one record and returns its id at once (waiting only while `buffer.memory` is full,
     /// at most `max.block.ms`). Its outcome comes in `deliveryReports` (when enabled) under that id;
     /// a failure is also thrown by the next `flush()`.
+    ///
+    /// The common case does not suspend: the record is encoded into its partition's batch under
+    /// one lock; it waits only for a full buffer or for the topic's partition count (fetched on
+    /// first use, re-read every second).
     @discardableResult
     public func enqueue(
         topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
         partition: Int32? = nil, timestamp: Int64? = nil
     ) async throws -> UInt64 {
-        var record = try await prepare(
-            topic: topic, key: key, value: value, headers: headers, partition: partition,
-            timestamp: timestamp)
-        let id = nextRecordId.withLock { next in
-            defer { next += 1 }
-            return next
+        let size = try checkedCharge(topic: topic, key: key, value: value, headers: headers)
+        var waited = false
+        while true {
+            let now = Self.wallClockMilliseconds()
+            switch try accumulator.appender.append(
+                topic: topic, key: key, value: value, headers: headers, partition: partition,
+                timestamp: timestamp ?? now, now: now, size: size, waiter: nil, waited: waited)
+            {
+            case .added(let id):
+                return id
+            case .full:
+                try await accumulator.waitForSpace(size)
+                waited = true
+            case .needsPartitionCount:
+                try await refreshPartitionCount(topic)
+            }
         }
-        record.reportId = id
-        // The common case appends right here, synchronously; a full buffer waits in the accumulator.
-        if !accumulator.appender.tryAdd(record, waiter: nil) { try await accumulator.enqueue(record) }
-        return id
+    }
+
+    /// A record's `buffer.memory` charge, after checking it against `max.request.size` and
+    /// `buffer.memory` (`recordTooLarge`).
+    @inline(__always)
+    private func checkedCharge(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]
+    ) throws(ClientError) -> Int {
+        let bound = Accumulator.encodedSizeBound(key: key, value: value, headers: headers)
+        if bound > config.maxRequestBytes || bound > config.bufferBytes {
+            throw .recordTooLarge(topic: topic, bytes: bound, limit: min(config.maxRequestBytes, config.bufferBytes))
+        }
+        return Accumulator.bufferCharge(key: key, value: value)
+    }
+
+    /// Thrown inside `send` when the appender needs the partition count (never escapes).
+    private struct PartitionCountNeeded: Error {}
+
+    /// Fetches the topic's partition count into the appender.
+    private func refreshPartitionCount(_ topic: String) async throws {
+        let count = Int32(try await partitions(of: topic).count)
+        accumulator.appender.setPartitionCount(topic, count, now: Self.wallClockMilliseconds())
     }
 
     /// Sends everything buffered and waits for every answer; throws the first failure since the
@@ -191,59 +238,6 @@ public final class StrataProducer: Sendable {
         await accumulator.finishReports()
         await cluster.close()
         if let failure { throw failure }
-    }
-
-    /// Builds the record; suspends only when the topic's partition count must be fetched (the
-    /// per-record path then costs no async call before the accumulator's).
-    @inline(__always)
-    private func prepare(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
-        timestamp: Int64?
-    ) async throws -> Accumulator.Record {
-        let now = Self.wallClockMilliseconds()
-        if let count = cachedPartitionCount(topic, now: now) {
-            return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: count)
-        }
-        return try await prepareFetchingMetadata(
-            topic: topic, key: key, value: value, headers: headers, partition: partition, timestamp: timestamp,
-            now: now)
-    }
-
-    private func prepareFetchingMetadata(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], partition: Int32?,
-        timestamp: Int64?, now: Int64
-    ) async throws -> Accumulator.Record {
-        let fetched = Int32(try await partitions(of: topic).count)
-        partitionCounts.withLock { $0[topic] = (fetched, now + 1_000) }
-        return try makeRecord(topic, key, value, headers, partition, timestamp ?? now, count: fetched)
-    }
-
-    private func cachedPartitionCount(_ topic: String, now: Int64) -> Int32? {
-        partitionCounts.withLock { counts in counts[topic].flatMap { $0.until > now ? $0.count : nil } }
-    }
-
-    private func makeRecord(
-        _ topic: String, _ key: [UInt8]?, _ value: [UInt8]?, _ headers: [RecordHeader], _ partition: Int32?,
-        _ timestamp: Int64, count partitionCount: Int32
-    ) throws -> Accumulator.Record {
-        let size = Accumulator.Record.encodedSizeBound(key: key, value: value, headers: headers)
-        if size > config.maxRequestBytes || size > config.bufferBytes {
-            throw ClientError.recordTooLarge(
-                topic: topic, bytes: size, limit: min(config.maxRequestBytes, config.bufferBytes))
-        }
-        let target: Int32?
-        if let partition {
-            // Kafka numbers a topic's partitions 0..<count.
-            guard partition >= 0 && partition < partitionCount else {
-                throw ClientError.broker(.produce, .unknownTopicOrPartition, topic: topic, partition: partition)
-            }
-            target = partition
-        } else {
-            target = config.partitioner.partition(for: key, count: partitionCount)
-        }
-        return Accumulator.Record(
-            topic: topic, partition: target, partitionCount: partitionCount, key: key,
-            value: value, headers: headers, timestamp: timestamp)
     }
 
     /// Milliseconds since the epoch (the record timestamp), straight from the clock.

@@ -80,6 +80,44 @@ extension KafkaRequest {
     }
 }
 
+extension KafkaRequest {
+    /// The bytes of ``encodeFrame(into:version:correlationId:clientId:)``, in pieces to be written in
+    /// order: `bytes`/`records` fields of at least `detachBytesMin` bytes are not copied but are pieces
+    /// of their own (a produce request's batches go to the socket from the producer's buffers).
+    public func encodeFramePieces(
+        version: Int16, correlationId: Int32, clientId: String?, detachBytesMin: Int
+    ) -> [ByteBuffer] {
+        let key = Self.apiKey
+        precondition(key.codecVersions.contains(version), "\(key.name) v\(version) is not supported by the codec")
+        var writer = ProtocolWriter(
+            buffer: ByteBufferAllocator().buffer(capacity: 256), version: version,
+            isFlexible: key.isFlexible(version))
+        writer.detachBytesMin = detachBytesMin
+        writer.buffer.writeInteger(Int32(0))
+        RequestHeader(apiKey: key.rawValue, apiVersion: version, correlationId: correlationId, clientId: clientId)
+            .encode(into: &writer.buffer)
+        var fields = self
+        fields.code(&writer)
+        writer.taggedFields()
+        let detachedBytes = writer.detached.reduce(0) { $0 + $1.bytes.readableBytes }
+        let size = writer.buffer.writerIndex - KafkaFrame.sizePrefixBytes + detachedBytes
+        precondition(size <= Int(Int32.max), "frame of \(size) bytes cannot be size-prefixed")
+        writer.buffer.setInteger(Int32(size), at: 0)
+        guard !writer.detached.isEmpty else { return [writer.buffer] }
+        var pieces: [ByteBuffer] = []
+        var from = 0
+        for (position, bytes) in writer.detached {
+            if position > from { pieces.append(writer.buffer.getSlice(at: from, length: position - from)!) }
+            pieces.append(bytes)
+            from = position
+        }
+        if writer.buffer.writerIndex > from {
+            pieces.append(writer.buffer.getSlice(at: from, length: writer.buffer.writerIndex - from)!)
+        }
+        return pieces
+    }
+}
+
 extension KafkaResponse {
     /// Appends a whole response frame: int32 size, response header (v0, or v1 when flexible except for
     /// ApiVersions), body encoded at `version`.

@@ -17,6 +17,12 @@ public struct ProtocolWriter: ProtocolCoder {
     /// Bytes left out of ``buffer`` by ``externalBytes(length:_:)``, in order: each belongs at
     /// `position` (a writer index of ``buffer``) and is `length` bytes long.
     public private(set) var externals: [ExternalBytes] = []
+    /// `bytes`/`records` values at least this long are not copied into ``buffer`` but left in
+    /// ``detached`` (the producer's batches: a frame is then written as several buffers).
+    public var detachBytesMin = Int.max
+    /// Values left out of ``buffer`` because of ``detachBytesMin``, in order: each belongs after
+    /// `position` (a writer index of ``buffer``).
+    public private(set) var detached: [(position: Int, bytes: ByteBuffer)] = []
 
     /// Creates a writer appending to `buffer`.
     public init(buffer: ByteBuffer = ByteBuffer(), version: Int16, isFlexible: Bool) {
@@ -45,7 +51,11 @@ public struct ProtocolWriter: ProtocolCoder {
 
     public mutating func bytes(_ value: inout ByteBuffer, _ field: StaticString) {
         writeLength(value.readableBytes, classic: Int32.self)
-        buffer.writeImmutableBuffer(value)
+        if value.readableBytes >= detachBytesMin {
+            detached.append((buffer.writerIndex, value))
+        } else {
+            buffer.writeImmutableBuffer(value)
+        }
     }
 
     public mutating func nullableBytes(_ value: inout ByteBuffer?, _ field: StaticString) {

@@ -26,7 +26,7 @@ public struct Record: Sendable {
     /// Index and size of the encoded headers (already validated) in `storage`.
     @usableFromInline var headersIndex: UInt32
     @usableFromInline var headersLength: UInt32
-    @usableFromInline var headerCount: Int32
+    @usableFromInline var headerCountStored: Int32
     /// Record-level attributes byte (unused by Kafka, kept for round trips).
     public var attributes: Int8
 
@@ -46,7 +46,7 @@ public struct Record: Sendable {
         self.valueLength = valueLength
         self.headersIndex = headersIndex
         self.headersLength = headersLength
-        self.headerCount = headerCount
+        self.headerCountStored = headerCount
     }
 
     /// nil for a null key.
@@ -62,6 +62,10 @@ public struct Record: Sendable {
         get { valueLength < 0 ? nil : storage.getSlice(at: Int(valueIndex), length: Int(valueLength)) }
         set { replaceBytes(key: key, value: newValue, headers: headers) }
     }
+
+    /// Number of headers (without slicing them out as `headers` does).
+    @inlinable
+    public var headerCount: Int { Int(headerCountStored) }
 
     /// The record's headers, decoded lazily.
     @inlinable
@@ -94,7 +98,7 @@ public struct Record: Sendable {
         if let value { buffer.writeImmutableBuffer(value) }
         headersIndex = UInt32(buffer.writerIndex)
         headersLength = UInt32(headerBytes)
-        headerCount = Int32(headers.count)
+        headerCountStored = Int32(headers.count)
         buffer.writeImmutableBuffer(headers.bytes)
         storage = buffer
     }

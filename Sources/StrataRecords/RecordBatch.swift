@@ -61,11 +61,14 @@ public struct RecordBatch: Sendable {
     public var sizeInBytes: Int { buffer.readableBytes }
 
     /// Validates what a stored batch must satisfy: length in bounds and matching the buffer, magic 2,
-    /// sane counts and a matching CRC-32C. Returns the header.
+    /// sane counts and a matching CRC-32C (unless `checkCRC` is false: a consumer's `check.crcs`).
+    /// Returns the header.
     @discardableResult
-    public func validate(batchBytesMax: Int = batchBytesMaxDefault) throws(RecordsError) -> RecordBatchHeader {
+    public func validate(
+        batchBytesMax: Int = batchBytesMaxDefault, checkCRC: Bool = true
+    ) throws(RecordsError) -> RecordBatchHeader {
         try buffer.withUnsafeReadableBytes { (bytes) throws(RecordsError) in
-            try Self.validate(bytes: bytes, batchBytesMax: batchBytesMax)
+            try Self.validate(bytes: bytes, batchBytesMax: batchBytesMax, checkCRC: checkCRC)
         }
     }
 
@@ -73,7 +76,7 @@ public struct RecordBatch: Sendable {
     /// the batch and may extend past it.
     @inlinable
     public static func validate(
-        bytes: UnsafeRawBufferPointer, batchBytesMax: Int
+        bytes: UnsafeRawBufferPointer, batchBytesMax: Int, checkCRC: Bool = true
     ) throws(RecordsError)
         -> RecordBatchHeader
     {
@@ -82,6 +85,7 @@ public struct RecordBatch: Sendable {
         guard header.sizeInBytes <= bytes.count else {
             throw .truncated(field: "batch", position: 0, needed: header.sizeInBytes, available: bytes.count)
         }
+        guard checkCRC else { return header }
         let computed = RecordBatchHeader.computeCRC(
             batchBytes: UnsafeRawBufferPointer(rebasing: bytes[..<header.sizeInBytes]))
         guard computed == header.crc else {

@@ -14,6 +14,8 @@ public struct RecordBatchBuilder: Sendable {
     public var isTransactional: Bool
     public var timestampType: TimestampType
 
+    /// The records section, preceded by `Layout.size` bytes reserved for the batch header (the
+    /// reader index sits after them): an uncompressed batch is finished in place by ``finish()``.
     private var records: ByteBuffer
     private var count: Int32 = 0
     private var baseTimestamp: Int64 = 0
@@ -37,11 +39,16 @@ public struct RecordBatchBuilder: Sendable {
         self.partitionLeaderEpoch = partitionLeaderEpoch
         self.isTransactional = isTransactional
         self.timestampType = timestampType
-        self.records = ByteBufferAllocator().buffer(capacity: capacity)
+        var records = ByteBufferAllocator().buffer(capacity: RecordBatchHeader.Layout.size + capacity)
+        records.moveWriterIndex(forwardBy: RecordBatchHeader.Layout.size)
+        records.moveReaderIndex(forwardBy: RecordBatchHeader.Layout.size)
+        self.records = records
     }
 
     /// Number of records appended so far.
     public var recordCount: Int { Int(count) }
+    /// Bytes the records buffer holds without growing (header space included).
+    public var bufferCapacity: Int { records.capacity }
     /// Uncompressed size of the records section so far.
     public var uncompressedRecordBytes: Int { records.readableBytes }
     /// Estimated batch size if built now (uncompressed).
@@ -128,49 +135,85 @@ public struct RecordBatchBuilder: Sendable {
         count += 1
     }
 
-    /// Encodes the batch. Precondition: at least one record was appended. `lastOffsetDelta`
-    /// defaults to the last record's delta; the cleaner passes the original batch's to keep its
-    /// offset range.
+    /// Encodes the batch into a new buffer, leaving the builder as it was. Precondition: at least one
+    /// record was appended. `lastOffsetDelta` defaults to the last record's delta; the cleaner passes
+    /// the original batch's to keep its offset range.
     public func build(lastOffsetDelta: Int32? = nil) throws(RecordsError) -> ByteBuffer {
-        precondition(count > 0, "a RecordBatch needs at least one record")
-        let lastDelta = lastOffsetDelta ?? (nextOffsetDelta - 1)
-        precondition(lastDelta >= nextOffsetDelta - 1, "lastOffsetDelta below the last record")
+        let lastDelta = checkedLastDelta(lastOffsetDelta)
         typealias L = RecordBatchHeader.Layout
-        var out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes + 64)
-        out.writeInteger(Int64(0))  // baseOffset
-        out.writeInteger(Int32(0))  // batchLength, patched below
-        out.writeInteger(partitionLeaderEpoch)
-        out.writeInteger(Int8(2))  // magic
-        out.writeInteger(UInt32(0))  // crc, patched below
-        var attributes = Int16(compression.rawValue)
-        if timestampType == .logAppendTime { attributes |= 0x8 }
-        if isTransactional { attributes |= 0x10 }
-        if hasDeleteHorizon { attributes |= 0x40 }
-        out.writeInteger(attributes)
-        out.writeInteger(lastDelta)  // lastOffsetDelta
-        out.writeInteger(baseTimestamp)
-        out.writeInteger(maxTimestamp)
-        out.writeInteger(producerId)
-        out.writeInteger(producerEpoch)
-        out.writeInteger(baseSequence)
-        out.writeInteger(count)
+        var out: ByteBuffer
         switch compression {
         case .none:
+            out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes)
+            out.moveWriterIndex(forwardBy: L.size)
             out.writeImmutableBuffer(records)
         case .lz4:
+            out = ByteBufferAllocator().buffer(capacity: L.size + records.readableBytes / 2 + 64)
+            out.moveWriterIndex(forwardBy: L.size)
             try LZ4Frame.compress(records, into: &out)
         default:
             throw .unsupportedCompression(codec: compression.rawValue)
         }
-        out.setInteger(Int32(out.readableBytes - L.logOverhead), at: L.batchLength)
-        let crc = out.withUnsafeReadableBytes { RecordBatchHeader.computeCRC(batchBytes: $0) }
-        out.setInteger(crc, at: L.crc)
+        writeHeader(into: &out, lastDelta: lastDelta)
         return out
+    }
+
+    /// Encodes the batch like ``build(lastOffsetDelta:)``, but an uncompressed batch is not copied: the
+    /// header goes into the space reserved in front of the records and the result shares the
+    /// builder's storage (a later change to the builder copies that storage first, so the result
+    /// stays as it was). May be called again after changing the producer fields (a retry under a new
+    /// sequence). The producer's path: a batch's bytes are written once, at append time.
+    public mutating func finish(lastOffsetDelta: Int32? = nil) throws(RecordsError) -> ByteBuffer {
+        guard compression == .none else { return try build(lastOffsetDelta: lastOffsetDelta) }
+        let lastDelta = checkedLastDelta(lastOffsetDelta)
+        records.moveReaderIndex(to: records.readerIndex - RecordBatchHeader.Layout.size)
+        // Taken out of `self` for the write: passing `&records` to a method of `self` would make the
+        // compiler copy `self`, and the buffer, no longer uniquely referenced, would be copied whole.
+        var out = records
+        records = ByteBuffer()
+        writeHeader(into: &out, lastDelta: lastDelta)
+        records = out
+        records.moveReaderIndex(forwardBy: RecordBatchHeader.Layout.size)
+        return out
+    }
+
+    private func checkedLastDelta(_ lastOffsetDelta: Int32?) -> Int32 {
+        precondition(count > 0, "a RecordBatch needs at least one record")
+        let lastDelta = lastOffsetDelta ?? (nextOffsetDelta - 1)
+        precondition(lastDelta >= nextOffsetDelta - 1, "lastOffsetDelta below the last record")
+        return lastDelta
+    }
+
+    /// Writes the header into the `Layout.size` bytes at `out.readerIndex` (the records section, as
+    /// it will be sent, follows them up to the writer index), CRC last.
+    private func writeHeader(into out: inout ByteBuffer, lastDelta: Int32) {
+        typealias L = RecordBatchHeader.Layout
+        var attributes = Int16(compression.rawValue)
+        if timestampType == .logAppendTime { attributes |= 0x8 }
+        if isTransactional { attributes |= 0x10 }
+        if hasDeleteHorizon { attributes |= 0x40 }
+        let start = out.readerIndex
+        out.setInteger(Int64(0), at: start + L.baseOffset)
+        out.setInteger(Int32(out.readableBytes - L.logOverhead), at: start + L.batchLength)
+        out.setInteger(partitionLeaderEpoch, at: start + L.partitionLeaderEpoch)
+        out.setInteger(Int8(2), at: start + L.magic)
+        out.setInteger(attributes, at: start + L.attributes)
+        out.setInteger(lastDelta, at: start + L.lastOffsetDelta)
+        out.setInteger(baseTimestamp, at: start + L.baseTimestamp)
+        out.setInteger(maxTimestamp, at: start + L.maxTimestamp)
+        out.setInteger(producerId, at: start + L.producerId)
+        out.setInteger(producerEpoch, at: start + L.producerEpoch)
+        out.setInteger(baseSequence, at: start + L.baseSequence)
+        out.setInteger(count, at: start + L.recordCount)
+        let crc = out.withUnsafeReadableBytes { RecordBatchHeader.computeCRC(batchBytes: $0) }
+        out.setInteger(crc, at: start + L.crc)
     }
 
     /// Clears the records so the builder can be reused (keeps its buffer capacity).
     public mutating func reset() {
         records.clear()
+        records.moveWriterIndex(forwardBy: RecordBatchHeader.Layout.size)
+        records.moveReaderIndex(forwardBy: RecordBatchHeader.Layout.size)
         count = 0
         baseTimestamp = 0
         maxTimestamp = -1

@@ -148,11 +148,14 @@ struct ConsumePerf: AsyncParsableCommand {
     @Argument(help: "Topic name.") var topic: String
     @Option(help: "Records to read.") var numRecords: Int
     @Option(help: "Bytes per fetch per partition.") var fetchSize: Int32 = 1 << 20
+    @Flag(help: "Skip the CRC-32C check of fetched batches (check.crcs=false, librdkafka's default).")
+    var noCheckCrcs = false
 
     func run() async throws {
         var config = ConsumerConfig()
         config.connectTimeoutMilliseconds = client.maxBlockMs
         config.partitionFetchMaxBytes = fetchSize
+        config.checkCRCs = !noCheckCrcs
         config.clientId = "strata-perf-consumer"
         try await runClient {
             let consumer = try await StrataConsumer(bootstrap: client.addresses, config: config)

@@ -292,6 +292,21 @@ import Testing
             #expect(topic == "rot" && partition == 0 && offset == 2, "\(reason)")
         }
         await consumer.close()
+
+        // check.crcs=false (librdkafka's default): the flipped byte is inside a value, so the
+        // batch still parses and is delivered as stored.
+        var unchecked = ConsumerConfig()
+        unchecked.checkCRCs = false
+        let trusting = try await StrataConsumer(bootstrap: server.bootstrap, config: unchecked)
+        try await trusting.assign(topic: "rot", from: .earliest)
+        var values: [String] = []
+        for try await record in trusting.records {
+            values.append(String(buffer: record.value!))
+            if values.count == 3 { break }
+        }
+        #expect(values.prefix(2) == ["value number 0", "value number 1"])
+        #expect(values.count == 3 && values[2] != "value number 2")
+        await trusting.close()
         await server.stop()
     }
 }

@@ -51,8 +51,35 @@ import Testing
             frame.moveReaderIndex(forwardBy: 4)
             _ = try ResponseHeader(from: &frame, version: ApiKey.fetch.responseHeaderVersion(version))
             let decoded = try FetchResponse(from: &frame, version: version)
-            #expect(decoded.responses.flatMap { $0.partitions.map(\.records) }
-                == inline.responses.flatMap { $0.partitions.map(\.records) })
+            #expect(
+                decoded.responses.flatMap { $0.partitions.map(\.records) }
+                    == inline.responses.flatMap { $0.partitions.map(\.records) })
+        }
+    }
+}
+
+/// The producer's path: a request whose large `records` are left out of the encoded buffer and written
+/// as pieces of their own is, pieces joined, byte for byte the frame `encodeFrame` writes.
+@Suite struct FramePiecesTests {
+    @Test(arguments: Array(ApiKey.produce.codecVersions.filter { $0 >= 3 }))
+    func detachedRecordsJoinToTheInlineFrame(version: Int16) throws {
+        for lengths in [[10], [5000], [5000, 12, 9000], [0, 4096]] {
+            var topics: [TopicPartitions<ProduceRequest.Partition>] = []
+            for (index, length) in lengths.enumerated() {
+                let bytes = ByteBuffer(bytes: (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+                topics.append(
+                    TopicPartitions(name: "t\(index)", partitions: [.init(index: Int32(index), records: bytes)]))
+            }
+            let request = ProduceRequest(acks: 1, timeoutMs: 30_000, topics: topics)
+            var inline = ByteBuffer()
+            request.encodeFrame(into: &inline, version: version, correlationId: 42, clientId: "c")
+            let pieces = request.encodeFramePieces(
+                version: version, correlationId: 42, clientId: "c", detachBytesMin: 4096)
+            var joined = ByteBuffer()
+            for piece in pieces { joined.writeImmutableBuffer(piece) }
+            #expect(joined == inline, "\(lengths)")
+            let detached = lengths.filter { $0 >= 4096 }.count
+            #expect((1 + detached...1 + 2 * detached).contains(pieces.count), "\(lengths)")
         }
     }
 }

@@ -154,4 +154,37 @@ import Testing
         buffers.append(key: ByteBuffer(string: "key"), value: nil, headers: headers, timestamp: 8)
         #expect(try arrays.build() == (try buffers.build()))
     }
+
+    @Test func finishInPlaceEqualsBuildAndSurvivesLaterChanges() throws {
+        for compression in [CompressionCodec.none, .lz4] {
+            var builder = RecordBatchBuilder(compression: compression, capacity: 16)
+            for index in 0..<200 {
+                builder.append(key: nil, value: Array(repeating: UInt8(index), count: index), timestamp: Int64(index))
+            }
+            builder.producerId = 7
+            builder.baseSequence = 0
+            let built = try builder.build()
+            let finished = try builder.finish()
+            #expect(finished == built, "\(compression)")
+            #expect(finished.readerIndex == 0 || compression == .lz4)
+            // A retry under a new sequence: the first result must not change.
+            builder.baseSequence = 200
+            let again = try builder.finish()
+            #expect(finished == built, "\(compression): first result changed by the second finish")
+            #expect(try RecordBatch(buffer: again).validate().baseSequence == 200)
+            #expect(try RecordBatch(buffer: finished).validate().baseSequence == 0)
+            #expect(builder.uncompressedRecordBytes == (try builder.build()).readableBytes - 61 || compression == .lz4)
+        }
+    }
+
+    @Test func resetKeepsRoomForTheHeader() throws {
+        var builder = RecordBatchBuilder()
+        builder.append(key: [1] as [UInt8], value: [2] as [UInt8], timestamp: 1)
+        _ = try builder.finish()
+        builder.reset()
+        builder.append(key: [3] as [UInt8], value: [4] as [UInt8], timestamp: 2)
+        let finished = try builder.finish()
+        #expect(finished == (try builder.build()))
+        #expect(try RecordBatch(buffer: finished).validate().recordCount == 1)
+    }
 }

@@ -3,7 +3,8 @@
 
 Each round starts a fresh Strata server and, for 100 B and 1 KiB records, runs in turn:
 rdkafka_performance produce acks=1, `strata perf produce` acks=1, the same two with acks=all, then
-both consumers reading the acks=1 topic from the start. Every figure is the median of its rounds;
+both consumers reading the acks=1 topic from the start, first both without CRC checks (librdkafka's
+default), then both with (StrataClient's default). Every figure is the median of its rounds;
 ratios are worked out within this run only. Client CPU is the client process's user+system time per
 message (from the rusage of the waited-for child), server CPU the server's over the client's wall time.
 
@@ -50,9 +51,9 @@ class ClientBench(peers.Bench):
             raise RuntimeError(f"{delivered}/{count} delivered, {failed} failed")
         self.record(key, msgps=float(msgps), MBps=float(mbps), cpu=cpu, client_us=us)
 
-    def rdk_consume(self, key, broker, proc, topic, count):
+    def rdk_consume(self, key, broker, proc, topic, count, check_crcs):
         argv = [self.args.rdkp, "-C", "-t", topic, "-p", "0", "-b", broker, "-o", "beginning", "-e",
-                "-c", str(count)]
+                "-c", str(count), "-X", f"check.crcs={'true' if check_crcs else 'false'}"]
         out, wall, cpu, us = self.timed(argv, proc, count)
         m = re.findall(r"(\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)", out)
         if not m:
@@ -77,8 +78,10 @@ class ClientBench(peers.Bench):
         self.record(key, msgps=float(rps), MBps=float(mbps), p50_ms=float(p50), p99_ms=float(p99), cpu=cpu,
                     client_us=us)
 
-    def strata_consume(self, key, broker, proc, topic, count):
+    def strata_consume(self, key, broker, proc, topic, count, check_crcs):
         argv = [self.args.strata, "perf", "consume", topic, "--bootstrap", broker, "--num-records", str(count)]
+        if not check_crcs:
+            argv.append("--no-check-crcs")
         out, wall, cpu, us = self.timed(argv, proc, count)
         m = re.findall(r"(\d+) records consumed, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", out)
         if not m:
@@ -106,12 +109,16 @@ class ClientBench(peers.Bench):
                         self.attempt(key, lambda fn=fn, key=key, topic=topic, acks=acks:
                                      fn(key, broker, proc, topic, size, count, acks))
                 topic = f"rdk-acks1-{s}-{rnd}"
-                order = [("rdk", self.rdk_consume), ("swift", self.strata_consume)]
-                if rnd % 2:
-                    order.reverse()
-                for client, fn in order:
-                    key = f"{client}.consume.{s}"
-                    self.attempt(key, lambda fn=fn, key=key: fn(key, broker, proc, topic, count))
+                # Like for like: both skip the CRC check (librdkafka's default), then both do it
+                # (StrataClient's and Java's default).
+                for name, crcs in (("consume", False), ("consumecrc", True)):
+                    order = [("rdk", self.rdk_consume), ("swift", self.strata_consume)]
+                    if rnd % 2:
+                        order.reverse()
+                    for client, fn in order:
+                        key = f"{client}.{name}.{s}"
+                        self.attempt(key, lambda fn=fn, key=key, crcs=crcs:
+                                     fn(key, broker, proc, topic, count, crcs))
             finally:
                 self.stop_server(proc)
 
@@ -127,7 +134,8 @@ def report(b, load_start, load_end, started_at, elapsed):
     L.append("|---|---|---|---|---|---|---|---|")
     for size in SIZES:
         s = str(size)
-        for name, label in (("acks1", "produce acks=1"), ("acksall", "produce acks=all"), ("consume", "consume")):
+        for name, label in (("acks1", "produce acks=1"), ("acksall", "produce acks=all"),
+                            ("consume", "consume, CRCs not checked"), ("consumecrc", "consume, CRCs checked")):
             r, w = b.med(f"rdk.{name}.{s}"), b.med(f"swift.{name}.{s}")
             ratio = w / r if r and w else None
             verdict = "—" if ratio is None else ("PASS" if ratio >= 0.8 else "MISS")
@@ -140,7 +148,9 @@ def report(b, load_start, load_end, started_at, elapsed):
     L.append("")
     L.append("Goal from issue 6: StrataClient ≥ 80 % of librdkafka's msg/s. Both producers: one partition, "
              "batch.size 1 000 000, linger.ms 5, no compression, idempotence off; figures count acknowledged "
-             "messages. Client CPU is user+system time of the client process divided by the messages (start-up "
+             "messages. Consumers: \"CRCs not checked\" runs librdkafka with check.crcs=false (its default) and "
+             "StrataClient with checkCRCs=false (--no-check-crcs); \"CRCs checked\" runs librdkafka with "
+             "check.crcs=true and StrataClient with its default (checkCRCs=true). Client CPU is user+system time of the client process divided by the messages (start-up "
              "included); the machine has two cores shared by client and server.")
     if b.notes:
         L.append("")
