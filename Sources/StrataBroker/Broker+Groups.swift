@@ -6,7 +6,10 @@ extension Broker {
     /// The group APIs: FindCoordinator (this node coordinates every group), JoinGroup, SyncGroup,
     /// Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups.
     /// JoinGroup and SyncGroup may be held across a rebalance; the connection waits, as with Kafka.
-    func handleGroupRequest(_ request: AnyKafkaRequest, header: RequestHeader, clientHost: String) async -> ByteBuffer {
+    func handleGroupRequest(
+        _ request: AnyKafkaRequest, header: RequestHeader, clientHost: String,
+        connectionClosed: EventLoopFuture<Void>? = nil
+    ) async -> ByteBuffer {
         let version = header.apiVersion
         var out = ByteBufferAllocator().buffer(capacity: 256)
         func answer<R: KafkaResponse>(_ response: R) -> ByteBuffer {
@@ -19,11 +22,11 @@ extension Broker {
         case .joinGroup(let request):
             let response = await groups.join(
                 request, version: version, clientId: header.clientId ?? "",
-                clientHost: clientHost)
+                clientHost: clientHost, connectionClosed: connectionClosed)
             countGroupError(.joinGroup, response.errorCode)
             return answer(response)
         case .syncGroup(let request):
-            let response = await groups.sync(request)
+            let response = await groups.sync(request, connectionClosed: connectionClosed)
             countGroupError(.syncGroup, response.errorCode)
             return answer(response)
         case .heartbeat(let request):

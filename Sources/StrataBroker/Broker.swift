@@ -130,8 +130,11 @@ public final class Broker: Sendable {
     /// appended: the connection can read and append its next requests while this one waits for its
     /// fsync (answers still go out in request order — the connection's job). Appends stay in request
     /// order because this returns only after them.
+    /// `connectionClosed` completes when the asking connection closes: a JoinGroup or SyncGroup held
+    /// for a rebalance is then let go (its answer could not be delivered anyway).
     public func begin(
-        frame: ByteBuffer, eventLoop: EventLoop, clientHost: String = ""
+        frame: ByteBuffer, eventLoop: EventLoop, clientHost: String = "",
+        connectionClosed: EventLoopFuture<Void>? = nil
     ) async throws(ProtocolError)
         -> Answer
     {
@@ -152,12 +155,14 @@ public final class Broker: Sendable {
                     return ResponseFrame(buffer: out)
                 })
         }
-        return try await respond(header, request, eventLoop: eventLoop, clientHost: clientHost).map { .ready($0) }
-            ?? .none
+        return try await respond(
+            header, request, eventLoop: eventLoop, clientHost: clientHost, connectionClosed: connectionClosed
+        ).map { .ready($0) } ?? .none
     }
 
     private func respond(
-        _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop, clientHost: String
+        _ header: RequestHeader, _ request: AnyKafkaRequest, eventLoop: EventLoop, clientHost: String,
+        connectionClosed: EventLoopFuture<Void>? = nil
     )
         async throws(ProtocolError) -> ResponseFrame?
     {
@@ -225,7 +230,9 @@ public final class Broker: Sendable {
             return answer(incrementalAlterConfigs(request))
         case .findCoordinator, .offsetCommit, .offsetFetch, .joinGroup, .heartbeat, .leaveGroup, .syncGroup,
             .describeGroups, .listGroups, .deleteGroups:
-            return ResponseFrame(buffer: await handleGroupRequest(request, header: header, clientHost: clientHost))
+            return ResponseFrame(
+                buffer: await handleGroupRequest(
+                    request, header: header, clientHost: clientHost, connectionClosed: connectionClosed))
         }
     }
 }

@@ -97,8 +97,13 @@ public final class GroupCoordinator: Sendable {
     // MARK: Membership
 
     /// JoinGroup: answered when the join phase completes (or at once for errors and MEMBER_ID_REQUIRED).
+    /// When `connectionClosed` completes first, the held request is let go: the member stays in the
+    /// group as in Kafka (whose answer would simply not be delivered), but the request no longer pins
+    /// its task and buffers until the rebalance ends, which a client-chosen rebalance timeout can put
+    /// weeks away (found by protocol fuzzing: memory grew with every abandoned join).
     func join(
-        _ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String
+        _ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String,
+        connectionClosed: EventLoopFuture<Void>? = nil
     ) async
         -> JoinGroupResponse
     {
@@ -134,11 +139,22 @@ public final class GroupCoordinator: Sendable {
                 return commit(group, actions, shard: shard, &state)
             }
             finish(completion)
+            // Only a request still held needs watching (a callback per answered join would pile up
+            // on a long-lived connection's close future).
+            guard let connectionClosed, shard.state.withLock({ $0.heldJoins[held] != nil }) else { return }
+            connectionClosed.whenComplete { _ in
+                let abandoned = shard.state.withLock { $0.heldJoins.removeValue(forKey: held) }
+                abandoned?.resume(
+                    returning: JoinGroupResponse(
+                        errorCode: .rebalanceInProgress, generationId: -1, protocolName: "", leader: "",
+                        memberId: request.memberId))
+            }
         }
     }
 
     /// SyncGroup: followers are held until the leader's assignments arrive and are durable.
-    func sync(_ request: SyncGroupRequest) async -> SyncGroupResponse {
+    /// `connectionClosed`: as for ``join(_:version:clientId:clientHost:connectionClosed:)``.
+    func sync(_ request: SyncGroupRequest, connectionClosed: EventLoopFuture<Void>? = nil) async -> SyncGroupResponse {
         let shard = shard(for: request.groupId)
         let held = nextHeld()
         return await withCheckedContinuation { (continuation: CheckedContinuation<SyncGroupResponse, Never>) in
@@ -160,6 +176,12 @@ public final class GroupCoordinator: Sendable {
                 return commit(group!, actions, shard: shard, &state)
             }
             finish(completion)
+            guard let connectionClosed, shard.state.withLock({ $0.heldSyncs[held] != nil }) else { return }
+            connectionClosed.whenComplete { _ in
+                let abandoned = shard.state.withLock { $0.heldSyncs.removeValue(forKey: held) }
+                abandoned?.resume(
+                    returning: SyncGroupResponse(errorCode: .rebalanceInProgress, assignment: ByteBuffer()))
+            }
         }
     }
 

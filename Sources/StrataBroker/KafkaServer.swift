@@ -139,7 +139,8 @@ public final class KafkaServer: Service, Sendable {
                         let answer: Broker.Answer
                         do throws(ProtocolError) {
                             answer = try await broker.begin(
-                                frame: frame, eventLoop: channel.eventLoop, clientHost: clientHost)
+                                frame: frame, eventLoop: channel.eventLoop, clientHost: clientHost,
+                                connectionClosed: channel.closeFuture)
                         } catch {
                             logger.warning(
                                 "closing connection: bad request",

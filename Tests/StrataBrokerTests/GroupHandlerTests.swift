@@ -444,6 +444,45 @@ final class GroupHarness: @unchecked Sendable {
         #expect(throws: StorageError.self) { try config.set("group.initial.rebalance.delay.ms", "-1") }
     }
 
+    /// Found by protocol fuzzing: a JoinGroup held for a rebalance pinned its task and buffers until
+    /// the rebalance ended even after its connection was gone, and a client-chosen rebalance timeout
+    /// can put that weeks away. Closing the connection lets the request go.
+    @Test func aHeldJoinIsLetGoWhenItsConnectionCloses() async throws {
+        let harness = try GroupHarness()
+        defer { harness.cleanup() }
+        let leader = try await harness.joinNew("h")
+        #expect(leader.errorCode == .noError)
+        let synced = try await harness.sync(
+            "h", member: leader.memberId, generation: leader.generationId, assignments: [leader.memberId: "a"])
+        #expect(synced.errorCode == .noError)
+        // A second member (v3: no member-id round trip) whose join waits for the leader to rejoin,
+        // which it never does, under a rebalance timeout of an hour (the clock is manual anyway).
+        let closed = harness.loop.next().makePromise(of: Void.self)
+        let request = JoinGroupRequest(
+            groupId: "h", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 3_600_000, memberId: "",
+            protocolType: "consumer", protocols: [.init(name: "range", metadata: ByteBuffer(string: "range"))])
+        let groups = harness.broker.groups
+        let outcome = Mutex<JoinGroupResponse?>(nil)
+        let waiting = Task {
+            let answer = await groups.join(
+                request, version: 3, clientId: "c", clientHost: "/127.0.0.1", connectionClosed: closed.futureResult)
+            outcome.withLock { $0 = answer }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(outcome.withLock { $0 } == nil, "held: the leader has not rejoined")
+        closed.succeed(())  // the connection goes away while the join is held
+        // Polled, not awaited: without the fix the join would wait out the rebalance (cleanup's
+        // shutDown then answers it, so the task never outlives the test).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while outcome.withLock({ $0 }) == nil && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        _ = waiting
+        let answer = try #require(
+            outcome.withLock { $0 }, "the held join was still waiting 30 s after its connection closed")
+        #expect(answer.errorCode == .rebalanceInProgress)
+    }
+
     @Test func joinErrorsThroughTheBroker() async throws {
         let harness = try GroupHarness(minSession: 6000)
         defer { harness.cleanup() }
