@@ -271,9 +271,7 @@ public struct PosixFileSystem: FileSystem {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = directoryEntryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
@@ -286,4 +284,13 @@ public struct PosixFileSystem: FileSystem {
         defer { close(fd) }
         if Glibc.fsync(fd) != 0 { throw .io(operation: "fsync directory", path: path, errno: errno) }
     }
+}
+
+/// The name of a `readdir` entry, read in place up to its terminating NUL. Never copy `d_name` as a
+/// value: the kernel's record is only as long as the name (`d_reclen`), so copying the declared
+/// 256-byte array reads past it, and for the last entry of `readdir`'s buffer past the end of the
+/// mapping (the crash campaign's restart 485 died of SIGSEGV there while listing a partition).
+public func directoryEntryName(_ entry: UnsafePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: UnsafeRawPointer(entry).advanced(by: offset).assumingMemoryBound(to: CChar.self))
 }

@@ -47,9 +47,7 @@ struct DumpTarget: Sendable {
         defer { closedir(handle) }
         var kindsByBase: [Int64: Set<FileKind>] = [:]
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryName(entry)
             for kind in [FileKind.log, .index, .timeindex] {
                 if let base = SegmentFileName.baseOffset(of: name, suffix: kind.suffix) {
                     kindsByBase[base, default: []].insert(kind)

@@ -1,3 +1,4 @@
+import StrataStorage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,9 +63,7 @@ public enum PlainFile {
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = directoryEntryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
