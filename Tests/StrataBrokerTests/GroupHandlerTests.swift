@@ -468,7 +468,12 @@ final class GroupHarness: @unchecked Sendable {
                 request, version: 3, clientId: "c", clientHost: "/127.0.0.1", connectionClosed: closed.futureResult)
             outcome.withLock { $0 = answer }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Held once the group is rebalancing with both members (the leader never rejoins).
+        let heldBy = ContinuousClock.now + .seconds(30)
+        while try await harness.describe("h").members.count < 2 && ContinuousClock.now < heldBy {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await harness.describe("h").groupState == "PreparingRebalance")
         #expect(outcome.withLock { $0 } == nil, "held: the leader has not rejoined")
         closed.succeed(())  // the connection goes away while the join is held
         // Polled, not awaited: without the fix the join would wait out the rebalance (cleanup's
