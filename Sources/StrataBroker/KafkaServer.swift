@@ -58,7 +58,7 @@ public final class KafkaServer: Service, Sendable {
                         try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser(logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
+                        KafkaFrameHandler(frameBytesMax: frameBytesMax))
                     try channel.pipeline.syncOperations.addHandler(FileRegionCloser())
                     return try NIOAsyncChannel<ByteBuffer, IOData>(wrappingChannelSynchronously: channel)
                 }

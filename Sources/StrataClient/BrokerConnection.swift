@@ -44,7 +44,7 @@ public final class BrokerConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
+                            KafkaFrameHandler(frameBytesMax: frameBytesMax))
                         try channel.pipeline.syncOperations.addHandler(ResponseRouter(address: address))
                     }
                 }

@@ -3,7 +3,7 @@ import NIOCore
 /// A decoded request body of any API this codec knows: the broker's one dispatch point.
 ///
 /// ```swift
-/// var frame = ...                          // from KafkaFrameDecoder
+/// var frame = ...                          // from KafkaFrameHandler
 /// let (header, request) = try AnyKafkaRequest.decode(frame: &frame)
 /// switch request {
 /// case .produce(let produce): ...         // answer with ProduceResponse.encodeFrame(version: header.apiVersion, ...)

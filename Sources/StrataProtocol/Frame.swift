@@ -2,7 +2,7 @@ import NIOCore
 
 /// Kafka's framing: every request and response is an int32 big-endian size, then that many bytes.
 ///
-/// Stateless helpers shared by ``KafkaFrameDecoder`` (broker and client inbound) and the `encodeFrame`
+/// Stateless helpers shared by ``KafkaFrameHandler`` (broker and client inbound) and the `encodeFrame`
 /// methods (outbound).
 public enum KafkaFrame {
     /// Default largest frame accepted, in bytes: Kafka's `socket.request.max.bytes` (100 MiB).
@@ -13,20 +13,38 @@ public enum KafkaFrame {
     /// Splits the next whole frame off `buffer` and returns its body (a slice, not a copy), or nil when
     /// `buffer` does not yet hold a whole frame. Leaves `buffer` untouched when returning nil.
     ///
+    /// - Parameter streamOffset: where `buffer`'s readable bytes start in the stream, for error positions
+    ///   (nil: report `buffer`'s reader index).
     /// - Throws: ``ProtocolError`` when the size prefix is negative or above `frameBytesMax`.
-    public static func next(from buffer: inout ByteBuffer, frameBytesMax: Int) throws(ProtocolError) -> ByteBuffer? {
+    public static func next(
+        from buffer: inout ByteBuffer, frameBytesMax: Int, streamOffset: Int? = nil
+    )
+        throws(ProtocolError) -> ByteBuffer?
+    {
+        guard let size = try validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: streamOffset)
+        else { return nil }
+        guard buffer.readableBytes >= sizePrefixBytes + size else { return nil }
+        buffer.moveReaderIndex(forwardBy: sizePrefixBytes)
+        return buffer.readSlice(length: size)
+    }
+
+    /// The size prefix at `buffer`'s reader index, checked against `frameBytesMax`; nil when fewer than
+    /// four bytes are readable.
+    static func validatedSize(
+        of buffer: ByteBuffer, frameBytesMax: Int, streamOffset: Int?
+    ) throws(ProtocolError)
+        -> Int?
+    {
         guard let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return nil }
+        let position = streamOffset ?? buffer.readerIndex
         guard size >= 0 else {
-            throw ProtocolError(.negativeFrameSize(size), context: "frame", position: buffer.readerIndex)
+            throw ProtocolError(.negativeFrameSize(size), context: "frame", position: position)
         }
         guard Int(size) <= frameBytesMax else {
             throw ProtocolError(
-                .frameTooLarge(size: Int(size), limit: frameBytesMax), context: "frame",
-                position: buffer.readerIndex)
+                .frameTooLarge(size: Int(size), limit: frameBytesMax), context: "frame", position: position)
         }
-        guard buffer.readableBytes >= sizePrefixBytes + Int(size) else { return nil }
-        buffer.moveReaderIndex(forwardBy: sizePrefixBytes)
-        return buffer.readSlice(length: Int(size))
+        return Int(size)
     }
 
     /// Appends an int32 size prefix and whatever `writeBody` appends, then patches the size in place.
@@ -41,53 +59,138 @@ public enum KafkaFrame {
 }
 
 /// Splits an inbound byte stream into Kafka frames: emits one `ByteBuffer` per frame holding the bytes after
-/// the size prefix (header + body), as a slice of NIO's cumulation buffer.
+/// the size prefix (header + body).
 ///
-/// Lives in one channel pipeline (wrap it in `ByteToMessageHandler`) and is used only on that channel's
-/// event loop. A negative or oversize size prefix throws a ``ProtocolError`` (fired as an error so the
-/// owner can log it and close the connection) before any of the frame is buffered; a connection that
-/// ends inside a frame throws `.truncatedFrame`.
-public struct KafkaFrameDecoder: ByteToMessageDecoder {
+/// Each inbound byte is copied at most once. A frame that arrives whole inside one read is emitted as a
+/// slice of that read's buffer (no copy); the start of a frame that runs past the end of a read is copied
+/// into a buffer allocated for the whole frame, and later reads fill it in place. (NIO's
+/// `ByteToMessageHandler` cumulates every read into one growing buffer and compacts it, which copies a
+/// megabyte fetch response or produce request up to three times.)
+///
+/// A channel handler: all its state is used only on its channel's event loop. A negative or oversize size
+/// prefix fires a ``ProtocolError`` (so the owner can log it and close the connection) before any of the
+/// frame is buffered; input after that error is dropped. A connection whose input ends inside a frame
+/// fires `.truncatedFrame`. Error positions are byte offsets in the connection's inbound stream.
+public final class KafkaFrameHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
 
     /// Largest frame accepted, in bytes.
     public let frameBytesMax: Int
 
-    /// Creates a decoder accepting frames of up to `frameBytesMax` bytes (after the size prefix).
+    /// Bytes of the frame in progress, size prefix included, when a read ended inside it.
+    private var pending: ByteBuffer?
+    /// Offset in the inbound stream of the first byte not yet consumed into a frame or `pending`.
+    private var streamOffset = 0
+    /// Set once a bad size prefix was seen or the input ended: later input is not framed.
+    private var stopped = false
+
+    /// Creates a handler accepting frames of up to `frameBytesMax` bytes (after the size prefix).
     public init(frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault) {
         precondition(frameBytesMax >= 0, "frameBytesMax must not be negative")
         self.frameBytesMax = frameBytesMax
     }
 
     /// The most a partially received frame reserves ahead (2 MiB: a fetch or produce of 1 MiB batches).
+    /// A peer's declared size alone must not reserve much memory; a larger frame grows as it arrives.
     static let reserveBytesMax = 2 << 20
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let frame = try KafkaFrame.next(from: &buffer, frameBytesMax: frameBytesMax) else {
-            // A large frame arrives over many reads: make room for it now, so the cumulation
-            // buffer does not grow (and copy itself) step by step. Capped: a peer's declared size
-            // alone must not reserve much memory.
-            if let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self), size > 0 {
-                let missing = min(4 + Int(size), Self.reserveBytesMax) - buffer.readableBytes
-                if missing > buffer.writableBytes { buffer.reserveCapacity(minimumWritableBytes: missing) }
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !stopped else { return }
+        var input = Self.unwrapInboundIn(data)
+        do {
+            if pending != nil {
+                guard let frame = try complete(&input, allocator: context.channel.allocator) else { return }
+                context.fireChannelRead(Self.wrapInboundOut(frame))
             }
-            return .needMoreData
+            while !stopped {
+                let start = input.readerIndex
+                guard
+                    let frame = try KafkaFrame.next(
+                        from: &input, frameBytesMax: frameBytesMax, streamOffset: streamOffset)
+                else { break }
+                streamOffset += input.readerIndex - start
+                context.fireChannelRead(Self.wrapInboundOut(frame))
+            }
+            if !stopped, input.readableBytes > 0 {
+                var buffer = context.channel.allocator.buffer(capacity: reservation(for: input))
+                streamOffset += input.readableBytes
+                buffer.writeBuffer(&input)
+                pending = buffer
+            }
+        } catch {
+            stopped = true
+            pending = nil
+            context.fireErrorCaught(error)
         }
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        return .continue
     }
 
-    /// Emits remaining whole frames; at end of input, bytes of an incomplete frame are an error.
-    public mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        if try decode(context: context, buffer: &buffer) == .continue { return .continue }
-        if seenEOF, buffer.readableBytes > 0 {
-            let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1
-            let available = buffer.readableBytes
-            buffer.moveReaderIndex(forwardBy: available)
-            throw ProtocolError(.truncatedFrame(size: size, available: available), context: "frame")
+    /// Feeds `input` into the pending frame; returns the frame's body once it is whole (consuming only
+    /// its bytes from `input`), nil when `input` ran out first.
+    private func complete(
+        _ input: inout ByteBuffer, allocator: ByteBufferAllocator
+    ) throws(ProtocolError)
+        -> ByteBuffer?
+    {
+        guard var buffer = pending else { return nil }
+        pending = nil  // so `buffer` is uniquely referenced and grows in place
+        let frameStart = streamOffset - buffer.readableBytes
+        if buffer.readableBytes < KafkaFrame.sizePrefixBytes {
+            let take = min(KafkaFrame.sizePrefixBytes - buffer.readableBytes, input.readableBytes)
+            var prefix = input.readSlice(length: take)!
+            streamOffset += take
+            buffer.writeBuffer(&prefix)
+            guard buffer.readableBytes == KafkaFrame.sizePrefixBytes else {
+                pending = buffer
+                return nil
+            }
+            let size = try KafkaFrame.validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: frameStart)!
+            let wanted = min(KafkaFrame.sizePrefixBytes + size, Self.reserveBytesMax)
+            if wanted > buffer.capacity { buffer.reserveCapacity(wanted) }
         }
-        return .needMoreData
+        let size = try KafkaFrame.validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: frameStart)!
+        let missing = KafkaFrame.sizePrefixBytes + size - buffer.readableBytes
+        var part = input.readSlice(length: min(missing, input.readableBytes))!
+        streamOffset += part.readableBytes
+        buffer.writeBuffer(&part)
+        guard buffer.readableBytes == KafkaFrame.sizePrefixBytes + size else {
+            pending = buffer
+            return nil
+        }
+        // A slice, as for a frame emitted straight from a read: reader index 0 is the first byte after the prefix.
+        return buffer.getSlice(at: buffer.readerIndex + KafkaFrame.sizePrefixBytes, length: size)
+    }
+
+    /// Capacity for a buffer holding the incomplete frame at the start of `input`.
+    private func reservation(for input: ByteBuffer) -> Int {
+        guard let size = input.getInteger(at: input.readerIndex, as: Int32.self) else {
+            return KafkaFrame.sizePrefixBytes
+        }
+        // The size was validated by `KafkaFrame.next` before it returned nil.
+        return max(input.readableBytes, min(KafkaFrame.sizePrefixBytes + Int(size), Self.reserveBytesMax))
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        endOfInput(context: context)
+        context.fireChannelInactive()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event as? ChannelEvent == .some(.inputClosed) { endOfInput(context: context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Input ended: bytes of an incomplete frame are an error.
+    private func endOfInput(context: ChannelHandlerContext) {
+        guard !stopped else { return }
+        stopped = true
+        guard let buffer = pending else { return }
+        pending = nil
+        let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map(Int.init) ?? -1
+        context.fireErrorCaught(
+            ProtocolError(.truncatedFrame(size: size, available: buffer.readableBytes), context: "frame"))
     }
 }
+
+@available(*, unavailable)
+extension KafkaFrameHandler: Sendable {}

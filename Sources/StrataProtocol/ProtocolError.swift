@@ -3,8 +3,8 @@
 /// The one error type of `StrataProtocol`. Decoders never trap on bad input: they throw this, and the
 /// broker closes the offending connection after logging ``description``, for example
 /// `Produce v8 request: truncated field topic_data[0].name at byte 37 (need 5 bytes, 2 available)`.
-/// Positions are reader indices of the buffer being decoded; for a frame from ``KafkaFrameDecoder`` that is
-/// the byte offset after the 4-byte size prefix.
+/// Positions are reader indices of the buffer being decoded; for a frame from ``KafkaFrameHandler`` that is
+/// the byte offset after the 4-byte size prefix (framing errors give the offset in the connection's stream).
 public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What was wrong.
     public enum Reason: Equatable, Sendable {

@@ -3,9 +3,11 @@ import NIOEmbedded
 import StrataProtocol
 import Testing
 
-@Suite struct FrameDecoderTests {
+@Suite struct FrameHandlerTests {
     private func channel(frameBytesMax: Int = 64) -> EmbeddedChannel {
-        EmbeddedChannel(handler: ByteToMessageHandler(KafkaFrameDecoder(frameBytesMax: frameBytesMax)))
+        let channel = EmbeddedChannel()
+        try! channel.pipeline.syncOperations.addHandler(KafkaFrameHandler(frameBytesMax: frameBytesMax))
+        return channel
     }
 
     private func frame(_ body: [UInt8]) -> ByteBuffer {
@@ -96,7 +98,7 @@ import Testing
     }
 
     @Test func defaultLimitIsOneHundredMebibytes() {
-        #expect(KafkaFrameDecoder().frameBytesMax == 104_857_600)
+        #expect(KafkaFrameHandler().frameBytesMax == 104_857_600)
         var huge = hex("06400001")  // 104857601
         #expect(throws: ProtocolError.self) {
             _ = try KafkaFrame.next(from: &huge, frameBytesMax: KafkaFrame.frameBytesMaxDefault)
@@ -109,5 +111,84 @@ import Testing
         #expect(try KafkaFrame.next(from: &partial, frameBytesMax: 64) == nil)
         #expect(partial == before)
         #expect(partial.readerIndex == before.readerIndex)
+    }
+
+    @Test func errorPositionIsTheFramesOffsetInTheStream() throws {
+        let channel = channel(frameBytesMax: 64)
+        var input = frame([1, 2, 3])  // 7 bytes
+        input.writeInteger(Int32(65))
+        // The bad prefix arrives split over two reads, after a whole frame.
+        try channel.writeInbound(input.getSlice(at: 0, length: 9)!)
+        #expect(throws: ProtocolError(.frameTooLarge(size: 65, limit: 64), context: "frame", position: 7)) {
+            try channel.writeInbound(input.getSlice(at: 9, length: 2)!)
+        }
+        #expect(try readFrames(channel) == [bytes([1, 2, 3])])
+        // Input after the error is not framed.
+        try channel.writeInbound(frame([4]))
+        #expect(try readFrames(channel).isEmpty)
+        _ = try? channel.finish()
+    }
+
+    @Test func inputClosedInsideAFrameIsATruncatedFrameError() throws {
+        let channel = channel()
+        try channel.writeInbound(frame([1, 2, 3]).getSlice(at: 0, length: 6)!)
+        #expect(throws: ProtocolError(.truncatedFrame(size: 3, available: 6), context: "frame")) {
+            try channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            try channel.throwIfErrorCaught()
+        }
+        _ = try? channel.finish()
+    }
+
+    @Test func frameWholeInOneReadIsASliceOfThatReadNotACopy() throws {
+        let channel = channel()
+        var input = frame(Array(repeating: 7, count: 40))
+        input.writeImmutableBuffer(frame([1]))
+        try channel.writeInbound(input)
+        let frames = try readFrames(channel)
+        #expect(frames.count == 2)
+        input.withUnsafeReadableBytes { read in
+            frames[0].withUnsafeReadableBytes { body in
+                #expect(body.baseAddress == read.baseAddress! + 4)
+            }
+        }
+        #expect(try channel.finish().isClean)
+    }
+
+    /// Random frames (empty to past the 2 MiB reservation) cut into random reads come out whole, in
+    /// order, equal to what went in.
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func randomFramesCutIntoRandomReadsReassemble(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        let channel = channel(frameBytesMax: 3 << 20)
+        var input = ByteBuffer()
+        var bodies: [ByteBuffer] = []
+        for _ in 0..<24 {
+            let size: Int
+            switch random.next() % 4 {
+            case 0: size = Int(random.next() % 8)
+            case 1: size = Int(random.next() % 5000)
+            case 2: size = Int(random.next() % (1 << 20))
+            default: size = (2 << 20) + Int(random.next() % (1 << 20))
+            }
+            var body = ByteBuffer()
+            body.writeRepeatingByte(UInt8(truncatingIfNeeded: random.next()), count: size)
+            body.setInteger(UInt8(truncatingIfNeeded: size), at: max(0, size - 1))
+            bodies.append(body)
+            KafkaFrame.writeSizePrefixed(into: &input) { $0.writeImmutableBuffer(body) }
+        }
+        var received: [ByteBuffer] = []
+        while input.readableBytes > 0 {
+            let cut: Int
+            switch random.next() % 3 {
+            case 0: cut = 1 + Int(random.next() % 7)
+            case 1: cut = 1 + Int(random.next() % 70_000)
+            default: cut = 1 + Int(random.next() % (3 << 20))
+            }
+            try channel.writeInbound(input.readSlice(length: min(cut, input.readableBytes))!)
+            received += try readFrames(channel)
+        }
+        #expect(received.count == bodies.count)
+        #expect(received == bodies)
+        #expect(try channel.finish().isClean)
     }
 }
