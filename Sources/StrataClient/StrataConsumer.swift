@@ -276,52 +276,105 @@ public final class StrataConsumer: Sendable {
     }
 
     /// An `AsyncSequence` of records with one fetch in flight ahead of the caller.
+    ///
+    /// A fetch's answer is checked (batch framing, CRCs when `checkCRCs`) and moves the fetch position
+    /// as soon as it arrives; the next fetch is then sent at once, and the records of the first are
+    /// decoded one by one as the caller asks for them, while the second is on the wire. A batch that
+    /// does not decompress, or a record that does not decode, throws when the caller reaches it.
     public struct Records: AsyncSequence, Sendable {
         public typealias Element = ConsumerRecord
         let consumer: StrataConsumer
 
         public struct AsyncIterator: AsyncIteratorProtocol {
             let consumer: StrataConsumer
-            var buffered: [ConsumerRecord] = []
-            var index = 0
-            var prefetch: Task<[ConsumerRecord], Error>?
+            /// The fetch being read, partition by partition.
+            var parts: [FetchedPartition] = []
+            var partIndex = 0
+            /// The not yet decoded batches of `parts[partIndex]`.
+            var batches = ByteBuffer()
+            /// The records of the batch being read, and that batch's base offset (for errors).
+            var records: RecordIterator?
+            var batchOffset: Int64 = 0
+            var prefetch: Task<[FetchedPartition], Error>?
             var entry: Positions.Entry?
 
+            init(consumer: StrataConsumer) { self.consumer = consumer }
+
             /// The next record. Inlined into the caller's loop: a record already fetched costs a plain
-            /// call (no async frame, no executor check); only an exhausted buffer awaits a fetch.
+            /// call (no async frame, no executor check); only an exhausted fetch awaits the next.
             @inlinable
             public mutating func next() async throws -> ConsumerRecord? {
-                if let record = nextBuffered() { return record }
+                if let record = try nextBuffered() { return record }
                 return try await nextFetching()
             }
 
             /// The next deliverable record of the current fetch, if any.
             @usableFromInline
-            mutating func nextBuffered() -> ConsumerRecord? {
-                while index < buffered.count {
-                    let record = buffered[index]
-                    index += 1
+            mutating func nextBuffered() throws -> ConsumerRecord? {
+                while partIndex < parts.count {
+                    let part = parts[partIndex]
+                    let found: Record?
+                    do {
+                        found = try records?.next()
+                    } catch {
+                        records = nil
+                        throw part.corrupt(at: batchOffset, error)
+                    }
+                    guard let record = found else {
+                        if try !openNextBatch() {
+                            partIndex += 1
+                            if partIndex < parts.count { batches = parts[partIndex].batches }
+                        }
+                        continue
+                    }
+                    guard record.offset >= part.start else { continue }
+                    let consumerRecord = ConsumerRecord(
+                        topic: part.key.topic, partition: part.key.partition, offset: record.offset,
+                        timestamp: record.timestamp, key: record.key, value: record.value,
+                        headers: record.headerCount == 0 ? [] : Array(record.headers), epoch: part.epoch)
                     // Revoked or moved since it was fetched: never yielded.
-                    if consumer.positions.deliver(record, cached: &entry) { return record }
+                    if consumer.positions.deliver(consumerRecord, cached: &entry) { return consumerRecord }
                 }
                 return nil
+            }
+
+            /// Starts on the next data batch of the current partition; false when it has none left.
+            /// Batches were framed and checked when the fetch arrived; decompression happens here.
+            @usableFromInline
+            mutating func openNextBatch() throws -> Bool {
+                records = nil
+                let part = parts[partIndex]
+                while batches.readableBytes > 0 {
+                    do {
+                        guard let batch = try RecordBatch.next(from: &batches, batchBytesMax: Int(Int32.max)) else {
+                            return false
+                        }
+                        let header = try batch.validate(batchBytesMax: Int(Int32.max), checkCRC: false)
+                        batchOffset = header.baseOffset
+                        if header.isControl { continue }
+                        records = try batch.makeRecordIterator()
+                        return true
+                    } catch {
+                        batches = ByteBuffer()
+                        throw part.corrupt(at: batchOffset, error)
+                    }
+                }
+                return false
             }
 
             @usableFromInline
             mutating func nextFetching() async throws -> ConsumerRecord? {
                 while true {
-                    while index >= buffered.count {
-                        try Task.checkCancellation()
-                        let pending = prefetch ?? Task { [consumer] in try await consumer.fetchOnce() }
-                        buffered = try await pending.value
-                        index = 0
-                        // Pipelining: ask for the next fetch while the caller works through this one.
-                        // Sized like this one: one allocation of the right size per fetch, not a
-                        // run of doublings (each a fresh mapping whose pages fault in zeroed).
-                        let expected = buffered.count
-                        prefetch = Task { [consumer] in try await consumer.fetchOnce(capacityHint: expected) }
-                    }
-                    if let record = nextBuffered() { return record }
+                    try Task.checkCancellation()
+                    let pending = prefetch ?? Task { [consumer] in try await consumer.fetchRound() }
+                    parts = try await pending.value
+                    partIndex = 0
+                    batches = parts.first?.batches ?? ByteBuffer()
+                    records = nil
+                    // Pipelining: the fetch positions already moved past this answer, so the next
+                    // fetch goes out now, while the caller works through this one.
+                    prefetch = Task { [consumer] in try await consumer.fetchRound() }
+                    if let record = try nextBuffered() { return record }
                 }
             }
         }
@@ -329,9 +382,9 @@ public final class StrataConsumer: Sendable {
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
     }
 
-    /// One round: a fetch per leader for every assigned partition; returns the new records and
-    /// advances positions.
-    func fetchOnce(capacityHint: Int = 0) async throws -> [ConsumerRecord] {
+    /// One round: a fetch per leader for every assigned partition. Returns each partition's checked,
+    /// not yet decoded batches and moves its fetch position past them.
+    func fetchRound() async throws -> [FetchedPartition] {
         let assigned = positions.snapshot()
         guard !assigned.isEmpty else {
             guard let member = membership.withLock({ $0 }) else {
@@ -377,8 +430,7 @@ public final class StrataConsumer: Sendable {
                 requests[id] = entry
             }
         }
-        var result: [ConsumerRecord] = []
-        result.reserveCapacity(min(capacityHint, Self.fetchCapacityHintMax))
+        var result: [FetchedPartition] = []
         for (connection, topics) in requests.values {
             let request = FetchRequest(
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
@@ -395,7 +447,7 @@ public final class StrataConsumer: Sendable {
                 for partition in topic.partitions {
                     let key = TopicPartition(topic: topic.name, partition: partition.partitionIndex)
                     guard let origin = fetched[key] else { continue }
-                    try await absorb(key, origin, partition, into: &result)
+                    if let part = try await check(key, origin, partition) { result.append(part) }
                 }
             }
         }
@@ -405,18 +457,16 @@ public final class StrataConsumer: Sendable {
         return result
     }
 
-    /// Records reserved up front for a fetch at most (more grow the array as usual).
-    static let fetchCapacityHintMax = 1 << 20
-
     /// How long a group member with no partitions waits before looking again.
     static let unassignedPollMilliseconds = 20
 
-    private func absorb(
-        _ key: TopicPartition, _ origin: (offset: Int64, epoch: UInt64), _ data: FetchResponse.PartitionData,
-        into result: inout [ConsumerRecord]
-    )
-        async throws
-    {
+    /// Checks one partition's answer: framing and (with `checkCRCs`) CRCs of its whole batches; a
+    /// trailing partial batch (brokers may cut the last one) is left for the next fetch. Moves the
+    /// fetch position past the batches and returns them, or nil when there is nothing to read or the
+    /// position was moved (seek, rebalance) while the fetch was out.
+    private func check(
+        _ key: TopicPartition, _ origin: (offset: Int64, epoch: UInt64), _ data: FetchResponse.PartitionData
+    ) async throws -> FetchedPartition? {
         let (topic, partition) = (key.topic, key.partition)
         let position = origin.offset
         switch data.errorCode {
@@ -427,47 +477,45 @@ public final class StrataConsumer: Sendable {
                 topic: topic, partition: partition,
                 timestamp: config.resetToEarliest ? -2 : -1)
             _ = positions.advance(key, from: position, epoch: origin.epoch, to: reset, isReset: true)
-            return
+            return nil
         case .notLeaderOrFollower, .unknownTopicOrPartition, .leaderNotAvailable:
             await cluster.invalidate(topic)
-            return
+            return nil
         default:
             throw ClientError.broker(.fetch, data.errorCode, topic: topic, partition: partition)
         }
-        guard var bytes = data.records else { return }
-        let firstOfPartition = result.count
+        guard let all = data.records else { return nil }
+        var bytes = all
         var next = position
         var batchOffset = position
         do {
             while bytes.readableBytes > 0 {
-                // A trailing partial batch (brokers may cut the last one) ends the slice.
                 guard let batch = try? RecordBatch.next(from: &bytes, batchBytesMax: Int(Int32.max)) else { break }
-                batchOffset = next
-                if let base = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) {
-                    batchOffset = base
-                }
+                batchOffset = batch.buffer.getInteger(at: batch.buffer.readerIndex, as: Int64.self) ?? next
                 let header = try batch.validate(batchBytesMax: Int(Int32.max), checkCRC: config.checkCRCs)
-                if header.isControl {
-                    next = max(next, header.nextOffset)
-                    continue
-                }
-                var records = try batch.makeRecordIterator()
-                while let record = try records.next() {
-                    guard record.offset >= position else { continue }
-                    result.append(
-                        ConsumerRecord(
-                            topic: topic, partition: partition, offset: record.offset,
-                            timestamp: record.timestamp, key: record.key, value: record.value,
-                            headers: record.headerCount == 0 ? [] : Array(record.headers), epoch: origin.epoch))
-                }
                 next = max(next, header.nextOffset)
             }
         } catch {
             throw ClientError.corruptBatch(topic: topic, partition: partition, offset: batchOffset, reason: "\(error)")
         }
-        if !positions.advance(key, from: position, epoch: origin.epoch, to: next) {
-            // Moved (seek, rebalance) while the fetch was out: its records are stale.
-            result.removeSubrange(firstOfPartition...)
+        let wholeBatches = all.getSlice(at: all.readerIndex, length: bytes.readerIndex - all.readerIndex)!
+        guard next > position, positions.advance(key, from: position, epoch: origin.epoch, to: next) else {
+            return nil
         }
+        return FetchedPartition(key: key, epoch: origin.epoch, start: position, batches: wholeBatches)
+    }
+}
+
+/// One partition's part of a fetch answer: whole batches, checked but not yet decoded.
+struct FetchedPartition: Sendable {
+    let key: TopicPartition
+    /// The position epoch the fetch was made under (see `Positions`).
+    let epoch: UInt64
+    /// The fetch offset: records below it (earlier in the first batch) are skipped.
+    let start: Int64
+    let batches: ByteBuffer
+
+    func corrupt(at offset: Int64, _ error: any Error) -> ClientError {
+        .corruptBatch(topic: key.topic, partition: key.partition, offset: offset, reason: "\(error)")
     }
 }

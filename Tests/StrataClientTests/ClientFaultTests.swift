@@ -309,4 +309,41 @@ import Testing
         await trusting.close()
         await server.stop()
     }
+
+    /// With CRCs unchecked, a record whose fields do not parse is found only when decoded, which the
+    /// consumer does as the caller reads: the records before it arrive, then a typed error naming
+    /// the batch.
+    @Test func undecodableRecordFailsWhenReachedAfterTheRecordsBeforeIt() async throws {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.compression = .none
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        for index in 0..<3 {
+            try await producer.send(topic: "bent", key: nil, value: Array("value number \(index)".utf8), partition: 0)
+        }
+        try await producer.close()
+        // The third record's value length (varint before the value) now claims more than the record holds.
+        let path = server.directory + "/bent-0/00000000000000000000.log"
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let contents = try handle.readToEnd() ?? Data()
+        let last = try #require(contents.range(of: Data("value number 2".utf8)))
+        try handle.seek(toOffset: UInt64(last.lowerBound - 1))
+        handle.write(Data([0x7E]))
+        try handle.close()
+
+        var unchecked = ConsumerConfig()
+        unchecked.checkCRCs = false
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap, config: unchecked)
+        try await consumer.assign(topic: "bent", from: .earliest)
+        var values: [String] = []
+        do {
+            for try await record in consumer.records { values.append(String(buffer: record.value!)) }
+            Issue.record("an undecodable record was consumed")
+        } catch ClientError.corruptBatch(let topic, let partition, let offset, let reason) {
+            #expect(topic == "bent" && partition == 0 && offset == 2, "\(reason)")
+        }
+        #expect(values == ["value number 0", "value number 1"])
+        await consumer.close()
+        await server.stop()
+    }
 }
