@@ -398,6 +398,13 @@ final class Received: Sendable {
     var duplicates: [String] { state.withLock { $0.duplicates } }
 }
 
+/// A flag set once, read from any task.
+final class Flag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}
+
 /// Rebalance events as they arrive.
 final class EventLog: Sendable {
     private let state = Mutex<[RebalanceEvent]>([])
@@ -412,6 +419,7 @@ struct GroupReader {
     let events = EventLog()
     let reader: Task<Void, Never>
     let watcher: Task<Void, Never>
+    private let closing = Flag()
 
     init(_ server: ServerProcess, group: String, topic: String) async throws {
         try await self.init(bootstrap: server.bootstrap, group: group, topic: topic)
@@ -423,10 +431,17 @@ struct GroupReader {
         consumer = try await StrataConsumer(bootstrap: [bootstrap], config: config)
         try consumer.subscribe(topics: [topic], group: group)
         let (consumer, received, events) = (consumer, received, events)
+        let closing = closing
         reader = Task {
             do {
                 for try await record in consumer.records { received.add(record) }
-            } catch {}
+            } catch {
+                // Ending because `close()` closed the consumer is expected; anything else stops this
+                // member reading, which a test would otherwise see only as a timeout.
+                if !closing.isSet && !(error is CancellationError) {
+                    Issue.record("group member of \(group) stopped reading: \(error)")
+                }
+            }
         }
         watcher = Task {
             for await event in consumer.rebalanceEvents { events.add(event) }
@@ -442,6 +457,7 @@ struct GroupReader {
     }
 
     func close() async {
+        closing.set()
         await consumer.close()
         reader.cancel()
         _ = await reader.value
