@@ -99,6 +99,8 @@ public final class StrataConsumer: Sendable {
     private let ownsGroup: Bool
     private let membership = Mutex<GroupMembership?>(nil)
     private let isClosed = Mutex(false)
+    /// The background fetcher feeding ``records``.
+    let pipeline = FetchPipeline()
     private let events: AsyncStream<RebalanceEvent>.Continuation
     /// Partition assignments and revocations of group membership, in order (the newest
     /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
@@ -269,18 +271,20 @@ public final class StrataConsumer: Sendable {
     /// Leaves the group (committing first if auto-commit is on), then closes the connections.
     public func close() async {
         isClosed.withLock { $0 = true }
+        pipeline.close()
         if let member = membership.withLock({ $0 }) { await member.leave() }
         events.finish()
         await cluster.close()
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 
-    /// An `AsyncSequence` of records with one fetch in flight ahead of the caller.
+    /// An `AsyncSequence` of records, fed by a background fetcher (`FetchPipeline`).
     ///
     /// A fetch's answer is checked (batch framing, CRCs when `checkCRCs`) and moves the fetch position
-    /// as soon as it arrives; the next fetch is then sent at once, and the records of the first are
-    /// decoded one by one as the caller asks for them, while the second is on the wire. A batch that
-    /// does not decompress, or a record that does not decode, throws when the caller reaches it.
+    /// as soon as it arrives; the fetcher then sends the next fetch at once, and the records of the
+    /// answer are decoded one by one as the caller asks for them, while the next is on the wire. A
+    /// batch that does not decompress, or a record that does not decode, throws when the caller
+    /// reaches it.
     public struct Records: AsyncSequence, Sendable {
         public typealias Element = ConsumerRecord
         let consumer: StrataConsumer
@@ -295,7 +299,6 @@ public final class StrataConsumer: Sendable {
             /// The records of the batch being read, and that batch's base offset (for errors).
             var records: RecordIterator?
             var batchOffset: Int64 = 0
-            var prefetch: Task<[FetchedPartition], Error>?
             var entry: Positions.Entry?
 
             init(consumer: StrataConsumer) { self.consumer = consumer }
@@ -366,14 +369,10 @@ public final class StrataConsumer: Sendable {
             mutating func nextFetching() async throws -> ConsumerRecord? {
                 while true {
                     try Task.checkCancellation()
-                    let pending = prefetch ?? Task { [consumer] in try await consumer.fetchRound() }
-                    parts = try await pending.value
+                    parts = try await consumer.pipeline.next { [consumer] in try await consumer.fetchRound() }
                     partIndex = 0
                     batches = parts.first?.batches ?? ByteBuffer()
                     records = nil
-                    // Pipelining: the fetch positions already moved past this answer, so the next
-                    // fetch goes out now, while the caller works through this one.
-                    prefetch = Task { [consumer] in try await consumer.fetchRound() }
                     if let record = try nextBuffered() { return record }
                 }
             }

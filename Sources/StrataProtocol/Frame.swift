@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Kafka's framing: every request and response is an int32 big-endian size, then that many bytes.
 ///
 /// Stateless helpers shared by ``KafkaFrameHandler`` (broker and client inbound) and the `encodeFrame`
@@ -84,6 +90,8 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
     private var streamOffset = 0
     /// Set once a bad size prefix was seen or the input ended: later input is not framed.
     private var stopped = false
+    /// The socket's current `SO_RCVLOWAT` as this handler last set it (1: the kernel's default).
+    private var wakeBytes = 1
 
     /// Creates a handler accepting frames of up to `frameBytesMax` bytes (after the size prefix).
     public init(frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault) {
@@ -95,9 +103,13 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
     /// A peer's declared size alone must not reserve much memory; a larger frame grows as it arrives.
     static let reserveBytesMax = 2 << 20
 
+    /// A frame still missing at least this many bytes is waited for whole: see `adjustWakeBytes`.
+    static let wakeWholeFrameBytesMin = 64 << 10
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !stopped else { return }
         var input = Self.unwrapInboundIn(data)
+        defer { adjustWakeBytes(context: context) }
         do {
             if pending != nil {
                 guard let frame = try complete(&input, allocator: context.channel.allocator) else { return }
@@ -159,6 +171,25 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
         }
         // A slice, as for a frame emitted straight from a read: reader index 0 is the first byte after the prefix.
         return buffer.getSlice(at: buffer.readerIndex + KafkaFrame.sizePrefixBytes, length: size)
+    }
+
+    /// While a large frame is incomplete, asks the kernel (`SO_RCVLOWAT`) not to wake the event loop
+    /// until the rest of it has arrived, instead of once per network burst: a 1 MiB fetch answer then
+    /// takes two wake-ups and reads, not a dozen. Never more than the frame still misses, so the
+    /// connection never waits for bytes a peer would send only after an answer; back to 1 (the
+    /// default) once no large frame is pending. A socket that refuses the option is left as it is.
+    private func adjustWakeBytes(context: ChannelHandlerContext) {
+        var wanted = 1
+        if !stopped, let buffer = pending, let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) {
+            let missing = KafkaFrame.sizePrefixBytes + Int(size) - buffer.readableBytes
+            if missing >= Self.wakeWholeFrameBytesMin { wanted = min(missing, Self.reserveBytesMax) }
+        }
+        guard wanted != wakeBytes else { return }
+        let option = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT))
+        guard (try? context.channel.syncOptions?.setOption(option, value: SocketOptionValue(wanted))) != nil else {
+            return
+        }
+        wakeBytes = wanted
     }
 
     /// Capacity for a buffer holding the incomplete frame at the start of `input`.

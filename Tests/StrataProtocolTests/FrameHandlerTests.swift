@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOEmbedded
 import StrataProtocol
@@ -133,7 +134,7 @@ import Testing
         let channel = channel()
         try channel.writeInbound(frame([1, 2, 3]).getSlice(at: 0, length: 6)!)
         #expect(throws: ProtocolError(.truncatedFrame(size: 3, available: 6), context: "frame")) {
-            try channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             try channel.throwIfErrorCaught()
         }
         _ = try? channel.finish()
@@ -189,6 +190,31 @@ import Testing
         }
         #expect(received.count == bodies.count)
         #expect(received == bodies)
+        #expect(try channel.finish().isClean)
+    }
+
+    /// While a large frame is incomplete the socket is asked to wake the reader only once the rest
+    /// has arrived, never for more than the frame misses, and reset once it is whole.
+    @Test func largeIncompleteFrameRaisesTheWakeThresholdToWhatItMisses() throws {
+        let channel = channel(frameBytesMax: 1 << 20)
+        let option = ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_RCVLOWAT))
+        func wakeBytes() throws -> Int { Int(try channel.getOption(option).wait()) }
+        var input = frame(Array(repeating: 5, count: 500_000))
+        input.writeImmutableBuffer(frame([1, 2]))
+        try channel.writeInbound(input.readSlice(length: 100_000)!)
+        let first = try wakeBytes()
+        #expect(first == 500_004 - 100_000)
+        try channel.writeInbound(input.readSlice(length: 150_000)!)
+        let second = try wakeBytes()
+        #expect(second == 500_004 - 250_000)
+        // Under 64 KiB missing: back to waking for any byte.
+        try channel.writeInbound(input.readSlice(length: 200_000)!)
+        let third = try wakeBytes()
+        #expect(third == 1)
+        try channel.writeInbound(input)
+        #expect(try readFrames(channel).map(\.readableBytes) == [500_000, 2])
+        let last = try wakeBytes()
+        #expect(last == 1)
         #expect(try channel.finish().isClean)
     }
 }
