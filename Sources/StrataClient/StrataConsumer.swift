@@ -80,9 +80,9 @@ public struct ConsumerRecord: Sendable {
 }
 
 /// An async/await consumer of assigned partitions: `for try await record in consumer.records`.
-/// One fetch is kept in flight ahead of the caller (pipelining); records below the requested
-/// offset inside a returned batch are skipped; offset gaps (compaction) are followed; an
-/// out-of-range position is reset per `resetToEarliest`.
+/// A background fetcher keeps one fetch in flight ahead of the caller (`FetchPipeline`); records
+/// below the requested offset inside a returned batch are skipped; offset gaps (compaction) are
+/// followed; an out-of-range position is reset per `resetToEarliest`.
 ///
 /// Group membership (`subscribe(topics:group:)`) is run by a ``GroupMembership`` in the background:
 /// joins, the leader's assignment, heartbeats, auto-commit, and rebalances announced on
