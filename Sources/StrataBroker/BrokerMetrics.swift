@@ -13,6 +13,7 @@ import Synchronization
 /// | `strata_fetch_sendfile_bytes_total` | counter | — (record bytes sent from segment files, zero-copy) |
 /// | `strata_produce_latency_seconds`, `strata_fetch_latency_seconds` | timer (histogram) | — |
 /// | `strata_connections` | gauge | — |
+/// | `strata_bad_requests_total` | counter | `kind` (`frame`: bad size prefix or truncated; `request`: undecodable) |
 /// | `strata_log_end_offset` | gauge | `topic`, `partition` (set by the owner, see `recordLogEndOffsets`) |
 /// | `strata_cleaner_runs_total` | counter | `kind` (`pass`, `compaction`, `retention`) |
 /// | `strata_cleaner_bytes_removed_total`, `strata_cleaner_records_removed_total` | counter | `kind` |
@@ -31,6 +32,9 @@ public final class BrokerMetrics: Sendable {
     let fetchLatency = Metrics.Timer(label: "strata_fetch_latency_seconds")
     private let connectionsGauge = Gauge(label: "strata_connections")
     private let connectionCount = Atomic<Int>(0)
+    private let badRequests = [BadInput.frame, .request].map {
+        Counter(label: "strata_bad_requests_total", dimensions: [("kind", $0.rawValue)])
+    }
 
     public init() {
         var requests: [Int16: Counter] = [:]
@@ -45,6 +49,13 @@ public final class BrokerMetrics: Sendable {
     func error(_ api: ApiKey, _ code: KafkaErrorCode) {
         Counter(label: "strata_request_errors_total", dimensions: [("api", "\(api)"), ("error", "\(code.rawValue)")])
             .increment()
+    }
+
+    /// Why a connection was closed for bad input.
+    enum BadInput: String { case frame, request }
+
+    func badRequest(_ kind: BadInput) {
+        badRequests[kind == .frame ? 0 : 1].increment()
     }
 
     func connectionOpened() {

@@ -22,6 +22,8 @@ public final class KafkaServer: Service, Sendable {
     private let group: EventLoopGroup
     private let logger: Logger
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+    /// Rate limit for the warnings about connections closed for bad input.
+    private let badInputWarnings = LogRateLimiter()
     private let boundPortBox = Mutex<Int?>(nil)
     /// Answers a connection may have outstanding (appended, waiting for fsync or for earlier answers).
     static let pipelinedRequestsMax = 64
@@ -142,9 +144,8 @@ public final class KafkaServer: Service, Sendable {
                                 frame: frame, eventLoop: channel.eventLoop, clientHost: clientHost,
                                 connectionClosed: channel.closeFuture)
                         } catch {
-                            logger.warning(
-                                "closing connection: bad request",
-                                metadata: ["peer": "\(peer)", "error": "\(error)"])
+                            broker.metrics.badRequest(.request)
+                            self.warnBadInput("closing connection: bad request", peer: peer, error: error)
                             break
                         }
                         pending.yield(answer)
@@ -154,7 +155,8 @@ public final class KafkaServer: Service, Sendable {
                 }
             }
         } catch let error as ProtocolError {
-            logger.warning("closing connection: bad frame", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            broker.metrics.badRequest(.frame)
+            warnBadInput("closing connection: bad frame", peer: peer, error: error)
         } catch {
             logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
@@ -162,6 +164,16 @@ public final class KafkaServer: Service, Sendable {
 }
 
 extension KafkaServer {
+    /// Logs a connection closed for bad input, at most `badInputWarnings.linesPerWindow` lines per
+    /// window; the next line written says how many were left out.
+    private func warnBadInput(_ message: Logger.Message, peer: String, error: any Error) {
+        let (write, suppressed) = badInputWarnings.admit()
+        guard write else { return }
+        var metadata: Logger.Metadata = ["peer": "\(peer)", "error": "\(error)"]
+        if suppressed > 0 { metadata["suppressed_before"] = "\(suppressed)" }
+        logger.warning(message, metadata: metadata)
+    }
+
     /// Writes a response: its bytes, and its file parts as `FileRegion`s (sendfile) on duplicated
     /// descriptors that `FileRegionCloser` closes once each write completes. A region that never
     /// reaches the channel (the write failed first) is closed here.

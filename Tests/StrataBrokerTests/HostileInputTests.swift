@@ -19,7 +19,9 @@ final class RawConnection {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw InteropError("connect failed: errno \(errno)") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -101,6 +103,39 @@ final class RawConnection {
         #expect(server.stop() == 0)
     }
 
+    /// A peer sending garbage on connection after connection gets each one closed and counted, but
+    /// cannot flood the log: at most 10 warnings per 10 s window.
+    @Test func badInputWarningsAreRateLimitedButEveryOneIsCounted() throws {
+        let server = try ServerProcess()
+        defer { server.cleanup() }
+        let attempts = 100
+        let started = ContinuousClock.now
+        for _ in 0..<attempts {
+            let connection = try RawConnection(port: server.port)
+            connection.send([0xff, 0xff, 0xff, 0xf0])
+            #expect(connection.isClosedByPeer())
+        }
+        let windows = Int((ContinuousClock.now - started) / .seconds(10)) + 1
+        #expect(try apiVersionsWorks(server))
+        let metricsPort = try #require(server.metricsAddress(), "metrics port line")
+        let metrics = try runCommand(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(metricsPort)/metrics').read().decode())",
+            ])
+        let counted = metrics.stdout.split(separator: "\n").first {
+            $0.hasPrefix("strata_bad_requests_total{kind=\"frame\"} ")
+        }
+        #expect(
+            counted.flatMap { Double($0.split(separator: " ").last ?? "") } == Double(attempts),
+            "\(metrics.stdout.suffix(2000))")
+        #expect(server.stop() == 0)
+        let warnings = server.stderrText.split(separator: "\n").filter { $0.contains("closing connection: bad frame") }
+        #expect(
+            warnings.count >= 1 && warnings.count <= 10 * windows, "\(warnings.count) warnings in \(windows) window(s)")
+    }
+
     @Test func tooNewApiVersionsGetsTheV0ErrorAnswer() throws {
         let server = try ServerProcess()
         defer { server.cleanup() }
@@ -139,10 +174,12 @@ final class RawConnection {
         var builder = RecordBatchBuilder()
         builder.append(key: nil, value: Array("x".utf8), timestamp: 1)
         var batch = try builder.build()
-        batch.setInteger(UInt8(0x55), at: batch.writerIndex - 1)   // flip a byte inside the CRC range
-        let produce = ProduceRequest(acks: -1, timeoutMs: 1000, topics: [
-            TopicPartitions(name: "victim", partitions: [.init(index: 0, records: batch)]),
-        ])
+        batch.setInteger(UInt8(0x55), at: batch.writerIndex - 1)  // flip a byte inside the CRC range
+        let produce = ProduceRequest(
+            acks: -1, timeoutMs: 1000,
+            topics: [
+                TopicPartitions(name: "victim", partitions: [.init(index: 0, records: batch)])
+            ])
         send(produce, version: 7, correlationId: 2)
         var frame = try #require(connection.receiveFrame())
         _ = try ResponseHeader(from: &frame, version: 0)
@@ -171,9 +208,11 @@ final class RawConnection {
         for index in 0..<40 {
             var builder = RecordBatchBuilder()
             builder.append(key: nil, value: Array("m\(index)".utf8), timestamp: 1)
-            let produce = ProduceRequest(acks: -1, timeoutMs: 5000, topics: [
-                TopicPartitions(name: "piped", partitions: [.init(index: 0, records: try builder.build())]),
-            ])
+            let produce = ProduceRequest(
+                acks: -1, timeoutMs: 5000,
+                topics: [
+                    TopicPartitions(name: "piped", partitions: [.init(index: 0, records: try builder.build())])
+                ])
             produce.encodeFrame(into: &burst, version: 7, correlationId: Int32(100 + index), clientId: "t")
         }
         connection.send(burst)
@@ -196,9 +235,12 @@ final class RawConnection {
         MetadataRequest(topics: ["parked"]).encodeFrame(into: &metadata, version: 4, correlationId: 1, clientId: "t")
         connection.send(metadata)
         _ = try #require(connection.receiveFrame())
-        let fetch = FetchRequest(maxWaitMs: 30_000, minBytes: 1, topics: [
-            TopicPartitions(name: "parked", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)]),
-        ])
+        let fetch = FetchRequest(
+            maxWaitMs: 30_000, minBytes: 1,
+            topics: [
+                TopicPartitions(
+                    name: "parked", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20)])
+            ])
         var frame = ByteBuffer()
         fetch.encodeFrame(into: &frame, version: 11, correlationId: 2, clientId: "t")
         connection.send(frame)
@@ -280,7 +322,8 @@ final class RawConnection {
         // Ordering, not timing: when the probe has its answer, a creation is still under way.
         var pending = creators.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
         let answered = poll(&pending, nfds_t(pending.count), 0)
-        #expect(answered < creators.count, "both 500-partition creations finished before a 1-request probe was answered")
+        #expect(
+            answered < creators.count, "both 500-partition creations finished before a 1-request probe was answered")
         var timeout = timeval(tv_sec: 120, tv_usec: 0)
         for creator in creators {
             setsockopt(creator.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -337,21 +380,25 @@ final class RawConnection {
     @Test func silentAndHalfFinishedClientsDoNotDisturbOthers() throws {
         let server = try ServerProcess()
         defer { server.cleanup() }
-        let silent = try RawConnection(port: server.port)   // connects and never sends a byte
+        let silent = try RawConnection(port: server.port)  // connects and never sends a byte
         // A produce cut off mid-frame, then the client disappears.
         var builder = RecordBatchBuilder()
         builder.append(key: nil, value: Array("half".utf8), timestamp: 1)
         var frame = ByteBuffer()
-        ProduceRequest(acks: -1, timeoutMs: 1000, topics: [
-            TopicPartitions(name: "halfway", partitions: [.init(index: 0, records: try builder.build())]),
-        ]).encodeFrame(into: &frame, version: 7, correlationId: 9, clientId: "t")
+        ProduceRequest(
+            acks: -1, timeoutMs: 1000,
+            topics: [
+                TopicPartitions(name: "halfway", partitions: [.init(index: 0, records: try builder.build())])
+            ]
+        ).encodeFrame(into: &frame, version: 7, correlationId: 9, clientId: "t")
         do {
             let quitter = try RawConnection(port: server.port)
             quitter.send(Array(frame.readableBytesView.prefix(frame.readableBytes / 2)))
-        }   // closed here, mid-request
+        }  // closed here, mid-request
         #expect(try apiVersionsWorks(server), "everyone else is still served")
-        #expect(!FileManager.default.fileExists(atPath: server.dataDirectory + "/halfway-0"),
-                "the unfinished request changed nothing")
+        #expect(
+            !FileManager.default.fileExists(atPath: server.dataDirectory + "/halfway-0"),
+            "the unfinished request changed nothing")
         _ = silent
         #expect(server.stop() == 0, "shutdown does not wait forever on an idle connection")
     }
