@@ -59,7 +59,7 @@ import Glibc
             let blockEnd = min(first + inputs, blockStart + Self.wellBehavedEveryInputs)
             guard server.process.isRunning else {
                 return [
-                    "server died before input \(blockStart) (seed \(seed)); stderr:\n\(server.stderrText.suffix(3000))"
+                    "server died before input \(blockStart) (seed \(seed)); stderr:\n\(server.stderrTail())"
                 ]
             }
             let blockCounts = Self.deliverBlock(
@@ -71,7 +71,7 @@ import Glibc
                 try? FileManager.default.copyItem(atPath: server.stderrPath, toPath: kept)
                 let state = server.process.isRunning ? "running" : "exited \(server.process.terminationStatus)"
                 let descriptors = Self.openDescriptors(pid: server.process.processIdentifier)
-                let tail = String(server.stderrText.suffix(3000))
+                let tail = server.stderrTail()
                 let message =
                     "well-behaved client failed after inputs \(blockStart)..<\(blockEnd) (seed \(seed)): \(error); "
                     + "server \(state), open fds \(descriptors), log kept in \(kept); stderr tail:\n\(tail)"
@@ -95,7 +95,7 @@ import Glibc
             "protocol fuzz: \(inputs) inputs in \(Int(seconds)) s, \(good.exchanges) well-behaved exchanges ok, "
                 + "RSS \(baseline >> 20) → peak \(peak >> 20) MiB, kinds \(counts.map { "\($0.key)=\($0.value)" }.sorted())"
         )
-        if server.stderrText.contains("Fatal error") { problems.append("trap: \(server.stderrText.suffix(2000))") }
+        if server.stderrContains("Fatal error") { problems.append("trap: \(server.stderrTail(2000))") }
         let stopping = Date()
         let status = server.stop()
         if status != 0 { problems.append("shutdown after fuzzing exited \(status)") }

@@ -119,6 +119,31 @@ final class ServerProcess {
 
     var stderrText: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
+    /// The last `count` bytes of the server's stderr (the file may be large after a long campaign).
+    func stderrTail(_ count: Int = 3000) -> String {
+        guard let handle = FileHandle(forReadingAtPath: stderrPath) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > UInt64(count) ? size - UInt64(count) : 0)
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+
+    /// Whether stderr contains `text`, read in 1 MiB chunks (overlapping by the text's length).
+    func stderrContains(_ text: String) -> Bool { Self.file(stderrPath, contains: text) }
+
+    static func file(_ path: String, contains text: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let needle = Data(text.utf8)
+        var carry = Data()
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            let window = carry + chunk
+            if window.range(of: needle) != nil { return true }
+            carry = window.suffix(needle.count)
+        }
+        return false
+    }
+
     func cleanup() {
         if process.isRunning { kill9() }
         try? FileManager.default.removeItem(atPath: dataDirectory)
