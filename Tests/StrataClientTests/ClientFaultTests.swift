@@ -266,22 +266,10 @@ import Testing
     }
 
     @Test func corruptBatchFromTheBrokerIsATypedErrorNamingTheOffset() async throws {
-        let server = try await InProcessServer()
-        var config = ProducerConfig()
-        config.compression = .none
-        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
-        for index in 0..<3 {
-            try await producer.send(topic: "rot", key: nil, value: Array("value number \(index)".utf8), partition: 0)
-        }
-        try await producer.close()
         // Flip one byte inside the third batch's records on disk; the broker serves bytes as stored.
-        let path = server.directory + "/rot-0/00000000000000000000.log"
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        let contents = try handle.readToEnd() ?? Data()
-        let last = try #require(contents.range(of: Data("value number 2".utf8)))
-        try handle.seek(toOffset: UInt64(last.lowerBound + 3))
-        handle.write(Data([contents[last.lowerBound + 3] ^ 0xFF]))
-        try handle.close()
+        let server = try await threeRecordsWithTheLastPatched(topic: "rot") { value, byte in
+            (value.lowerBound + 3, byte(value.lowerBound + 3) ^ 0xFF)
+        }
 
         let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
         try await consumer.assign(topic: "rot", from: .earliest)
@@ -314,22 +302,9 @@ import Testing
     /// consumer does as the caller reads: the records before it arrive, then a typed error naming
     /// the batch.
     @Test func undecodableRecordFailsWhenReachedAfterTheRecordsBeforeIt() async throws {
-        let server = try await InProcessServer()
-        var config = ProducerConfig()
-        config.compression = .none
-        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
-        for index in 0..<3 {
-            try await producer.send(topic: "bent", key: nil, value: Array("value number \(index)".utf8), partition: 0)
-        }
-        try await producer.close()
         // The third record's value length (varint before the value) now claims more than the record holds.
-        let path = server.directory + "/bent-0/00000000000000000000.log"
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        let contents = try handle.readToEnd() ?? Data()
-        let last = try #require(contents.range(of: Data("value number 2".utf8)))
-        try handle.seek(toOffset: UInt64(last.lowerBound - 1))
-        handle.write(Data([0x7E]))
-        try handle.close()
+        let server = try await threeRecordsWithTheLastPatched(topic: "bent") { value, _ in (value.lowerBound - 1, 0x7E)
+        }
 
         var unchecked = ConsumerConfig()
         unchecked.checkCRCs = false
@@ -345,5 +320,30 @@ import Testing
         #expect(values == ["value number 0", "value number 1"])
         await consumer.close()
         await server.stop()
+    }
+
+    /// A server whose `topic` partition 0 holds three uncompressed one-record batches, "value number
+    /// 0" to "2", with one byte of the segment file rewritten: `patch` gets the position of the last
+    /// value in the file and a reader of its bytes, and returns (position, new byte).
+    private func threeRecordsWithTheLastPatched(
+        topic: String, _ patch: (Range<Int>, (Int) -> UInt8) -> (Int, UInt8)
+    ) async throws -> InProcessServer {
+        let server = try await InProcessServer()
+        var config = ProducerConfig()
+        config.compression = .none
+        let producer = try await StrataProducer(bootstrap: server.bootstrap, config: config)
+        for index in 0..<3 {
+            try await producer.send(topic: topic, key: nil, value: Array("value number \(index)".utf8), partition: 0)
+        }
+        try await producer.close()
+        let path = server.directory + "/\(topic)-0/00000000000000000000.log"
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let contents = try handle.readToEnd() ?? Data()
+        let last = try #require(contents.range(of: Data("value number 2".utf8)))
+        let (position, byte) = patch(last) { contents[$0] }
+        try handle.seek(toOffset: UInt64(position))
+        handle.write(Data([byte]))
+        try handle.close()
+        return server
     }
 }

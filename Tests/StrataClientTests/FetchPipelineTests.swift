@@ -67,12 +67,7 @@ import Testing
 
     @Test func closeFailsAWaitingReaderAndLaterCalls() async throws {
         let pipeline = FetchPipeline()
-        let waiting = Task {
-            try await pipeline.next {
-                try await Task.sleep(for: .seconds(2))
-                return []
-            }
-        }
+        let waiting = waitingReader(pipeline)
         try await Task.sleep(for: .milliseconds(20))
         pipeline.close()
         await #expect(throws: ClientError.closed) { try await waiting.value }
@@ -81,16 +76,21 @@ import Testing
 
     @Test func cancellingAWaitingReaderEndsItsWait() async throws {
         let pipeline = FetchPipeline()
-        let waiting = Task {
+        let waiting = waitingReader(pipeline)
+        try await Task.sleep(for: .milliseconds(20))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        pipeline.close()
+    }
+
+    /// A reader waiting on a fetch that takes 2 s and finds nothing.
+    private func waitingReader(_ pipeline: FetchPipeline) -> Task<[FetchedPartition], any Error> {
+        Task {
             try await pipeline.next {
                 try await Task.sleep(for: .seconds(2))
                 return []
             }
         }
-        try await Task.sleep(for: .milliseconds(20))
-        waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
-        pipeline.close()
     }
 
     private func waitUntil(_ condition: () -> Bool) async throws {
