@@ -315,13 +315,14 @@ public final class StrataConsumer: Sendable {
             @usableFromInline
             mutating func nextBuffered() throws -> ConsumerRecord? {
                 while partIndex < parts.count {
-                    let part = parts[partIndex]
+                    // Fields are read from `parts` in place: copying the element would retain its
+                    // topic and bytes for every record.
                     let found: Record?
                     do {
                         found = try records?.next()
                     } catch {
                         records = nil
-                        throw part.corrupt(at: batchOffset, error)
+                        throw parts[partIndex].corrupt(at: batchOffset, error)
                     }
                     guard let record = found else {
                         if try !openNextBatch() {
@@ -330,11 +331,11 @@ public final class StrataConsumer: Sendable {
                         }
                         continue
                     }
-                    guard record.offset >= part.start else { continue }
+                    guard record.offset >= parts[partIndex].start else { continue }
                     let consumerRecord = ConsumerRecord(
-                        topic: part.key.topic, partition: part.key.partition, offset: record.offset,
-                        timestamp: record.timestamp, key: record.key, value: record.value,
-                        headers: record.headerCount == 0 ? [] : Array(record.headers), epoch: part.epoch)
+                        topic: parts[partIndex].key.topic, partition: parts[partIndex].key.partition,
+                        offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value,
+                        headers: record.headerCount == 0 ? [] : Array(record.headers), epoch: parts[partIndex].epoch)
                     // Revoked or moved since it was fetched: never yielded.
                     if consumer.positions.deliver(consumerRecord, cached: &entry) { return consumerRecord }
                 }
