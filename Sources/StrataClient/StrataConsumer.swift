@@ -99,6 +99,8 @@ public final class StrataConsumer: Sendable {
     private let ownsGroup: Bool
     private let membership = Mutex<GroupMembership?>(nil)
     private let isClosed = Mutex(false)
+    /// Whether `close()` was called.
+    var closed: Bool { isClosed.withLock { $0 } }
     /// The background fetcher feeding ``records``.
     let pipeline = FetchPipeline()
     private let events: AsyncStream<RebalanceEvent>.Continuation
@@ -264,8 +266,8 @@ public final class StrataConsumer: Sendable {
         }
     }
 
-    /// The records of every assigned partition, in offset order per partition, until cancelled or
-    /// a non-retriable error.
+    /// The records of every assigned partition, in offset order per partition, until `close()` (the
+    /// sequence ends), cancellation or a non-retriable error.
     public var records: Records { Records(consumer: self) }
 
     /// Leaves the group (committing first if auto-commit is on), then closes the connections.
@@ -370,7 +372,11 @@ public final class StrataConsumer: Sendable {
             mutating func nextFetching() async throws -> ConsumerRecord? {
                 while true {
                     try Task.checkCancellation()
-                    parts = try await consumer.pipeline.next { [consumer] in try await consumer.fetchRound() }
+                    do {
+                        parts = try await consumer.pipeline.next { [consumer] in try await consumer.fetchRound() }
+                    } catch  where consumer.closed {
+                        return nil  // close() ends the sequence, whatever its closing did to a fetch
+                    }
                     partIndex = 0
                     batches = parts.first?.batches ?? ByteBuffer()
                     records = nil

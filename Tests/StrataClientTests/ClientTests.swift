@@ -7,6 +7,7 @@ import StrataBroker
 import StrataClient
 import StrataRecords
 import StrataStorage
+import Synchronization
 import Testing
 
 /// The broker in-process on a loopback port (real sockets, real storage in a temp directory).
@@ -204,6 +205,26 @@ final class InProcessServer: Sendable {
         try await producer.close()
         await consumer.close()
         await late.close()
+        await server.stop()
+    }
+
+    /// A loop over `records` waiting at the log end (a long-poll fetch in flight) ends normally when
+    /// the consumer is closed, with the records read before.
+    @Test func closingTheConsumerEndsItsRecordSequence() async throws {
+        let server = try await InProcessServer()
+        let producer = try await StrataProducer(bootstrap: server.bootstrap)
+        _ = try await producer.send(topic: "ending", key: nil, value: Array("only".utf8), partition: 0)
+        try await producer.close()
+        let consumer = try await StrataConsumer(bootstrap: server.bootstrap)
+        try await consumer.assign(topic: "ending", partitions: [0], from: .earliest)
+        let seen = Mutex<[String]>([])
+        let reader = Task {
+            for try await record in consumer.records { seen.withLock { $0.append(String(buffer: record.value!)) } }
+        }
+        while seen.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        await consumer.close()
+        try await reader.value
+        #expect(seen.withLock { $0 } == ["only"])
         await server.stop()
     }
 }
