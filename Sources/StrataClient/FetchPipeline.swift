@@ -76,6 +76,15 @@ final class FetchPipeline: Sendable {
         return try answer.get()
     }
 
+    /// The state in one line, for test failure messages.
+    var diagnostics: String {
+        state.withLock { state in
+            "ready \(state.ready.count), readers waiting \(state.readers.count), fetcher "
+                + (state.fetcherRunning ? (state.fetcherWaiting != nil ? "waiting for room" : "running") : "stopped")
+                + (state.closed ? ", closed" : "")
+        }
+    }
+
     /// Ends the fetcher and fails waiting iterators with `ClientError.closed`.
     func close() {
         let (readers, fetcher) = state.withLock { state in

@@ -69,6 +69,13 @@ actor GroupMembership {
     /// The current member id and generation (for tests and diagnostics).
     var identity: (memberId: String, generationId: Int32) { (memberId, generationId) }
 
+    /// The membership in one line, for test failure messages.
+    var diagnostics: String {
+        "\(memberId) generation \(generationId), owns [\(owned.map(\.description).joined(separator: ","))]"
+            + (joining ? ", joining" : "") + (leaving ? ", leaving" : "")
+            + (failure.map { ", failed: \($0)" } ?? "")
+    }
+
     func pauseHeartbeats(_ paused: Bool) { heartbeatsPaused = paused }
 
     private func run() async {

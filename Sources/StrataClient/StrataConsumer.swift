@@ -20,6 +20,10 @@ public struct ConsumerConfig: Sendable {
     /// `retry.backoff.ms`: the pause before fetching again after a dropped connection or an
     /// unreachable leader (the consumer retries such trouble for as long as it runs).
     public var retryBackoffMilliseconds: Int64 = 100
+    /// `request.timeout.ms`: a fetch still unanswered this long after its `fetchMaxWaitMilliseconds`
+    /// closes its connection, and the fetch is retried from the positions (a lost answer would
+    /// otherwise stall the consumer for good).
+    public var requestTimeoutMilliseconds: Int64 = 30_000
     /// How long the constructor retries the bootstrap brokers before throwing
     /// `noBrokerAvailable` naming them (Kafka's `default.api.timeout.ms`, 60 s).
     public var connectTimeoutMilliseconds: Int64 = 60_000
@@ -200,6 +204,14 @@ public final class StrataConsumer: Sendable {
 
     /// The partitions currently owned (assigned by the group, or with `assign`).
     public var assignment: [TopicPartition] { positions.assigned() }
+
+    /// Internal state for test failure messages: positions, the fetch pipeline, group membership.
+    func diagnostics() async -> String {
+        let positions = positions.snapshot().map { "\($0.0)@\($0.1)#\($0.2)" }.joined(separator: " ")
+        var text = "positions [\(positions)]; pipeline \(pipeline.diagnostics)"
+        if let member = membership.withLock({ $0 }) { text += "; member \(await member.diagnostics)" }
+        return text
+    }
 
     /// Assigns `partitions` of `topic` (nil: all), each starting at `start`.
     public func assign(topic: String, partitions: [Int32]? = nil, from start: StartPosition) async throws {
@@ -442,8 +454,9 @@ public final class StrataConsumer: Sendable {
                 maxWaitMs: config.fetchMaxWaitMilliseconds, minBytes: config.fetchMinBytes,
                 maxBytes: config.fetchMaxBytes, topics: topics)
             let response: FetchResponse
+            let timeout = Int64(config.fetchMaxWaitMilliseconds) + config.requestTimeoutMilliseconds
             do {
-                response = try await connection.send(request)
+                response = try await connection.submit(request, timeout: .milliseconds(timeout)).get()
             } catch let error as ClientError where error.isRetriable {
                 troubled = true
                 for topic in topics { await cluster.invalidate(topic.name) }

@@ -51,11 +51,16 @@ import Testing
             first.consumer.assignment.count == 2 && second.consumer.assignment.count == 2
                 && Set(first.consumer.assignment + second.consumer.assignment).count == 4
         }
-        try await eventually("all 400 records read") { first.received.count + second.received.count == 400 }
+        let both = { "first: \(await first.describe()); second: \(await second.describe())" }
+        try await eventually("all 400 records read", describe: both) {
+            first.received.count + second.received.count == 400
+        }
         await first.close()
-        try await eventually("the survivor owning all 4 partitions") { second.consumer.assignment.count == 4 }
+        try await eventually("the survivor owning all 4 partitions", describe: both) {
+            second.consumer.assignment.count == 4
+        }
         try await produce(server, "split", 400..<440)
-        try await eventually("the 40 new records read by the survivor") {
+        try await eventually("the 40 new records read by the survivor", describe: { await second.describe() }) {
             first.received.count + second.received.count == 440
         }
         await second.close()
@@ -368,11 +373,15 @@ import Testing
 }
 
 /// Polls `condition` every 20 ms until it holds or `seconds` pass (then fails the test).
-func eventually(_ what: String, seconds: Double = 60, _ condition: () async throws -> Bool) async throws {
+func eventually(
+    _ what: String, seconds: Double = 60, describe: (() async -> String)? = nil,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while try await !condition() {
         guard ContinuousClock.now < deadline else {
-            Issue.record("timed out after \(seconds) s waiting for \(what)")
+            let state = await describe?() ?? ""
+            Issue.record("timed out after \(seconds) s waiting for \(what)\(state.isEmpty ? "" : "; " + state)")
             throw InteropError("timed out waiting for \(what)")
         }
         try await Task.sleep(for: .milliseconds(20))
@@ -446,6 +455,11 @@ struct GroupReader {
         watcher = Task {
             for await event in consumer.rebalanceEvents { events.add(event) }
         }
+    }
+
+    /// What the member read and its consumer's internal state, for failure messages.
+    func describe() async -> String {
+        "read \(received.count), events \(events.all), \(await consumer.diagnostics())"
     }
 
     /// The non-empty assignments in the order they came.

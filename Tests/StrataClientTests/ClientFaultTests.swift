@@ -206,6 +206,34 @@ import Testing
         await server.stop()
     }
 
+    /// A fetch whose answer never comes (the proxy swallows everything the broker sends) is given up
+    /// after `fetchMaxWaitMilliseconds` + `requestTimeoutMilliseconds`: the connection is closed and
+    /// the fetch retried from the position, so the consumer does not stall for good.
+    @Test func lostFetchAnswerIsRetriedAfterTheRequestTimeout() async throws {
+        let (server, proxy) = try await brokerBehindProxy()
+        let producer = try await StrataProducer(bootstrap: server.bootstrap)
+        _ = try await producer.send(topic: "lost", key: nil, value: Array("first".utf8), partition: 0)
+        var config = ConsumerConfig()
+        config.fetchMaxWaitMilliseconds = 100
+        config.requestTimeoutMilliseconds = 300
+        let consumer = try await StrataConsumer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
+        try await consumer.assign(topic: "lost", partitions: [0], from: .earliest)
+        var records = consumer.records.makeAsyncIterator()
+        #expect(try await records.next().map { String(buffer: $0.value!) } == "first")
+        let connectionsBefore = proxy.accepted
+        proxy.stall(true)
+        // The fetch now in flight (or the next) is answered into the void.
+        try await Task.sleep(for: .milliseconds(150))
+        _ = try await producer.send(topic: "lost", key: nil, value: Array("second".utf8), partition: 0)
+        proxy.stall(false)
+        #expect(try await records.next().map { String(buffer: $0.value!) } == "second")
+        #expect(proxy.accepted > connectionsBefore, "the stalled connection was replaced")
+        try await producer.close()
+        await consumer.close()
+        await proxy.stop()
+        await server.stop()
+    }
+
     @Test func deliveryReportsAccountForEveryEnqueuedRecord() async throws {
         let server = try await InProcessServer()
         var config = ProducerConfig()

@@ -279,35 +279,67 @@ class StrataClientProducer:
             self.process.kill()
 
 
-def consumer_loop(bootstrap, ledger, stop, failures):
-    """Consumes every partition from the group's committed offsets (manual assignment, so kills never
-    wait on a rebalance) and commits asynchronously; records every commit the broker acknowledged."""
+def consumer_child(bootstrap):
+    """`--consumer-child BOOTSTRAP` mode: consumes every partition from the group's committed offsets
+    (manual assignment, so kills never wait on a rebalance), commits asynchronously, and prints
+    `commit <partition> <offset>` for every commit the broker acknowledged (`error <text>` on failure).
+
+    A process of its own, SIGKILLed at the end of its cycle, before the server restarts: a consumer
+    that outlived its cycle (closing, or with librdkafka retrying a commit the kill interrupted) could
+    land an older commit after a newer one on the next server, which Kafka stores as any commit
+    (last write wins). That is the client moving its offset back, not the server: seed 5150 cycle 451
+    failed that way with both commits, 571902 then 571881, in `__consumer_offsets` 56 ms apart."""
     from confluent_kafka import Consumer, TopicPartition
 
     def on_commit(error, partitions):
         if error is not None:
             return  # the kill landed mid-commit: not acknowledged
-        with ledger.lock:
-            for tp in partitions:
-                if tp.error is None and tp.offset >= 0:
-                    ledger.committed[tp.partition] = max(ledger.committed.get(tp.partition, 0), tp.offset)
+        for tp in partitions:
+            if tp.error is None and tp.offset >= 0:
+                print(f"commit {tp.partition} {tp.offset}", flush=True)
 
     consumer = Consumer({**QUIET, "bootstrap.servers": bootstrap, "group.id": GROUP, "enable.auto.commit": False,
                          "auto.offset.reset": "earliest", "socket.timeout.ms": 5000,
                          "reconnect.backoff.max.ms": 200, "on_commit": on_commit})
     consumer.assign([TopicPartition(TOPIC, p) for p in range(PARTITIONS)])
     try:
-        while not stop.is_set():
+        while True:
             messages = consumer.consume(num_messages=500, timeout=0.1)
             positions = {m.partition(): m.offset() + 1 for m in messages if not m.error()}
             if positions:
                 consumer.commit(offsets=[TopicPartition(TOPIC, p, o) for p, o in positions.items()],
                                 asynchronous=True)
-    except Exception as error:  # noqa: BLE001 — reported as a harness failure
-        if not stop.is_set():
-            failures.append(f"consumer: {error}")
-    finally:
-        threading.Thread(target=consumer.close, daemon=True).start()  # may wait on the dead server
+    except Exception as error:  # noqa: BLE001 — reported to the harness
+        print(f"error {error}", flush=True)
+        sys.exit(1)
+
+
+class ConsumerProcess:
+    """One cycle's committing consumer (`consumer_child`) and the thread recording its acknowledged
+    commits in the ledger."""
+
+    def __init__(self, bootstrap, ledger, stop, failures):
+        self.ledger, self.stop, self.failures = ledger, stop, failures
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--consumer-child", bootstrap],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            kind, _, rest = line.strip().partition(" ")
+            if kind == "commit":
+                partition, offset = (int(x) for x in rest.split())
+                with self.ledger.lock:
+                    self.ledger.committed[partition] = max(self.ledger.committed.get(partition, 0), offset)
+            elif kind == "error" and not self.stop.is_set():
+                self.failures.append(f"consumer: {rest}")
+
+    def kill(self):
+        """SIGKILL, then every acknowledgement it printed is in the ledger."""
+        self.process.kill()
+        self.process.wait()
+        self.reader.join(timeout=30)
 
 
 def read_partitions(bootstrap, ranges):
@@ -340,8 +372,7 @@ def verify(server, ledger, verified_end, full, segment_dump):
     """Checks the log after a restart; returns the new verified end per partition."""
     from confluent_kafka import Consumer, TopicPartition
     # Snapshot first: everything acknowledged before this point must show in what is read after it.
-    # (The last cycle's consumer, still closing, may have an async commit retried and acknowledged
-    # after the restart; comparing against a later snapshot would race with it.)
+    # (Each cycle's consumer is SIGKILLed before the restart, so no commit of it lands after this.)
     with ledger.lock:
         acked = dict(ledger.acked)
         sent = set(ledger.sent)
@@ -365,8 +396,8 @@ def verify(server, ledger, verified_end, full, segment_dump):
     for tp in committed:
         if tp.error is not None:
             raise CheckFailed(f"OffsetFetch {TOPIC}-{tp.partition}: {tp.error}")
-        floor = commits.get(tp.partition, -1)
-        if tp.offset < floor:
+        floor = commits.get(tp.partition)
+        if floor is not None and tp.offset < floor:  # (no acknowledged commit yet: nothing to hold)
             raise CheckFailed(f"group {GROUP} {TOPIC}-{tp.partition}: committed offset went back from {floor} "
                               f"to {tp.offset}")
         if tp.offset > ends[tp.partition]:
@@ -531,14 +562,15 @@ def main():
             threads.append(threading.Thread(target=producer_loop, args=(server.bootstrap, ledger, f"c{cycle}k", True,
                                                                         rng.randrange(1 << 30), stop, failures,
                                                                         True)))
-            threads.append(threading.Thread(target=consumer_loop, args=(server.bootstrap, ledger, stop, failures)))
             for thread in threads:
                 thread.start()
+            consumer = ConsumerProcess(server.bootstrap, ledger, stop, failures)
             time.sleep(rng.uniform(args.min_run, args.max_run))
             server.kill9()
             totals["kills"] += 1
             killed = time.time()
             stop.set()
+            consumer.kill()  # before the restart: no commit of this cycle's consumer reaches the next server
             if swift:
                 swift.pause()  # what reaches the log before a check must be in the ledger before it
             for thread in threads:
@@ -590,5 +622,7 @@ def main():
     sys.exit(0 if failure is None else 1)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] == ["--consumer-child"]:
+    consumer_child(sys.argv[2])
+elif __name__ == "__main__":
     main()
