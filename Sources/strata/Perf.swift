@@ -50,13 +50,16 @@ struct ProducePerf: AsyncParsableCommand {
     @Option(help: "Compression: lz4 or none.") var compression = "none"
     @Option(help: "Producer batch.size in bytes (default: librdkafka's 1 000 000).") var batchSize = 1_000_000
     @Option(help: "Producer linger.ms.") var lingerMs: Int64 = 5
+    @Option(help: "Producer max.in.flight.requests.per.connection (per partition; at most 5 when idempotent).")
+    var maxInFlight = 5
     @Option(help: "Time one record in this many.") var sampleEvery = 100
     @Flag(help: "Turn idempotence off (it is on by default with --acks all), as rdkafka_performance does.")
     var noIdempotence = false
 
     func validate() throws {
-        guard numRecords > 0, recordSize >= 0, sampleEvery > 0 else {
-            throw ValidationError("--num-records and --sample-every must be positive, --record-size non-negative")
+        guard numRecords > 0, recordSize >= 0, sampleEvery > 0, maxInFlight > 0 else {
+            throw ValidationError(
+                "--num-records, --sample-every and --max-in-flight must be positive, --record-size non-negative")
         }
     }
 
@@ -67,6 +70,7 @@ struct ProducePerf: AsyncParsableCommand {
         config.maxBlockMilliseconds = client.maxBlockMs
         config.batchBytes = batchSize
         config.lingerMilliseconds = lingerMs
+        config.maxInFlightRequests = maxInFlight
         config.bufferBytes = max(config.bufferBytes, 4 * batchSize)
         if noIdempotence { config.enableIdempotence = false }
         config.clientId = "strata-perf-producer"
