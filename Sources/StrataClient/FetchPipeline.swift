@@ -4,7 +4,7 @@ import Synchronization
 /// answer has been checked, and hands answers to the record iterators through a short queue.
 ///
 /// librdkafka does the same with its broker thread: the connection never waits for the application
-/// to finish the previous answer before asking for the next one. At most `readyMax` answers wait
+/// to finish the previous answer before asking for the next one. At most `readyAnswersMax` answers wait
 /// here besides the one an iterator is reading; while they wait the fetcher waits for room (so a
 /// consumer that stops reading stops fetching).
 ///
@@ -29,7 +29,7 @@ final class FetchPipeline: Sendable {
     }
 
     /// Answers kept ready beyond the one being read.
-    static let readyMax = 1
+    static let readyAnswersMax = 1
 
     private let state = Mutex(State())
 
@@ -131,14 +131,14 @@ final class FetchPipeline: Sendable {
             if stopping { state.fetcherRunning = false }
             if !state.readers.isEmpty { return (state.readers.removeFirst().continuation, false) }
             state.ready.append(answer)
-            return (nil, state.ready.count >= Self.readyMax)
+            return (nil, state.ready.count >= Self.readyAnswersMax)
         }
         reader?.resume(returning: answer)
         if stopping || !full { return !stopping && !state.withLock { $0.closed } }
         return await withCheckedContinuation { continuation in
             let proceed: Bool? = state.withLock { state in
                 if state.closed { return false }
-                if state.ready.count < Self.readyMax { return true }
+                if state.ready.count < Self.readyAnswersMax { return true }
                 state.fetcherWaiting = continuation
                 return nil
             }
