@@ -3,6 +3,8 @@ import NIOCore
 import StrataBroker
 import StrataClient
 import StrataProtocol
+import StrataRecords
+import StrataStorage
 import Testing
 
 /// Producer and consumer against a real broker behind a proxy that drops or stalls connections, or
@@ -206,30 +208,37 @@ import Testing
         await server.stop()
     }
 
-    /// A fetch whose answer never comes (the proxy swallows everything the broker sends) is given up
-    /// after `fetchMaxWaitMilliseconds` + `requestTimeoutMilliseconds`: the connection is closed and
-    /// the fetch retried from the position, so the consumer does not stall for good.
+    /// A fetch whose answer never comes (the proxy swallows it) is given up after
+    /// `fetchMaxWaitMilliseconds` + `requestTimeoutMilliseconds`: the connection is closed and the
+    /// fetch retried from the position, so the consumer does not stall for good.
     @Test func lostFetchAnswerIsRetriedAfterTheRequestTimeout() async throws {
         let (server, proxy) = try await brokerBehindProxy()
+        let topic = TopicPartition("lost", 0)
         let producer = try await StrataProducer(bootstrap: server.bootstrap)
-        _ = try await producer.send(topic: "lost", key: nil, value: Array("first".utf8), partition: 0)
+        _ = try await producer.send(topic: topic.topic, key: nil, value: Array("first".utf8), partition: 0)
+        try await producer.close()
         var config = ConsumerConfig()
         config.fetchMaxWaitMilliseconds = 100
         config.requestTimeoutMilliseconds = 300
         let consumer = try await StrataConsumer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
-        try await consumer.assign(topic: "lost", partitions: [0], from: .earliest)
+        try await consumer.assign(topic: topic.topic, partitions: [0], from: .earliest)
         var records = consumer.records.makeAsyncIterator()
         #expect(try await records.next().map { String(buffer: $0.value!) } == "first")
         let connectionsBefore = proxy.accepted
-        // The long-poll fetch now in flight is answered (empty, after 100 ms) into the void; the
-        // producer, idle meanwhile, loses nothing.
+        // The consumer keeps a long-poll fetch in flight; its next (empty) answer is dropped.
         proxy.stall(true)
-        try await Task.sleep(for: .milliseconds(150))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while proxy.swallowedBytes == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         proxy.stall(false)
-        _ = try await producer.send(topic: "lost", key: nil, value: Array("second".utf8), partition: 0)
+        #expect(proxy.swallowedBytes > 0, "an answer was lost")
+        // Appended in-process (no client connection through the proxy to lose anything else).
+        var batch = RecordBatchBuilder()
+        batch.append(key: nil, value: Array("second".utf8), timestamp: 0)
+        _ = try #require(server.logs.log(for: topic)).append(try RecordBatch(buffer: batch.build()))
         #expect(try await records.next().map { String(buffer: $0.value!) } == "second")
         #expect(proxy.accepted > connectionsBefore, "the stalled connection was replaced")
-        try await producer.close()
         await consumer.close()
         await proxy.stop()
         await server.stop()

@@ -13,6 +13,8 @@ final class TCPProxy: Sendable {
         var channels: [Channel] = []
         var stalled = false
         var accepted = 0
+        /// Bytes of answers dropped while stalled.
+        var swallowed = 0
     }
 
     private final class Shared: Sendable {
@@ -54,6 +56,7 @@ final class TCPProxy: Sendable {
 
     /// Connections proxied so far.
     var accepted: Int { shared.state.withLock { $0.accepted } }
+    var swallowedBytes: Int { shared.state.withLock { $0.swallowed } }
 
     /// Where connections are forwarded (set before clients connect).
     func forward(to port: Int) { shared.state.withLock { $0.targetPort = port } }
@@ -88,8 +91,16 @@ final class TCPProxy: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if let shared, shared.state.withLock({ $0.stalled }) { return }
-            partner.writeAndFlush(unwrapInboundIn(data), promise: nil)
+            let bytes = unwrapInboundIn(data)
+            if let shared,
+                shared.state.withLock({ state in
+                    if state.stalled { state.swallowed += bytes.readableBytes }
+                    return state.stalled
+                })
+            {
+                return
+            }
+            partner.writeAndFlush(bytes, promise: nil)
         }
 
         func channelInactive(context: ChannelHandlerContext) {
