@@ -57,8 +57,7 @@ import Testing
         let script = Script([])
         _ = try await pipeline.next(fetchingWith: script.fetch)
         // One answer read, one more fetched and waiting: nothing else until it is taken.
-        try await waitUntil { script.rounds == 2 }
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil { pipeline.diagnostics.contains("fetcher waiting for room") }
         #expect(script.rounds == 2)
         #expect(try await pipeline.next(fetchingWith: script.fetch).map(\.start) == [2])
         try await waitUntil { script.rounds == 3 }
@@ -68,7 +67,7 @@ import Testing
     @Test func closeFailsAWaitingReaderAndLaterCalls() async throws {
         let pipeline = FetchPipeline()
         let waiting = waitingReader(pipeline)
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil { pipeline.diagnostics.contains("readers waiting 1") }
         pipeline.close()
         await #expect(throws: ClientError.closed) { try await waiting.value }
         await #expect(throws: ClientError.closed) { try await pipeline.next { [] } }
@@ -77,7 +76,7 @@ import Testing
     @Test func cancellingAWaitingReaderEndsItsWait() async throws {
         let pipeline = FetchPipeline()
         let waiting = waitingReader(pipeline)
-        try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil { pipeline.diagnostics.contains("readers waiting 1") }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
         pipeline.close()
