@@ -112,7 +112,7 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
         defer { adjustWakeBytes(context: context) }
         do {
             if pending != nil {
-                guard let frame = try complete(&input, allocator: context.channel.allocator) else { return }
+                guard let frame = try complete(&input) else { return }
                 context.fireChannelRead(Self.wrapInboundOut(frame))
             }
             while !stopped {
@@ -139,11 +139,7 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
 
     /// Feeds `input` into the pending frame; returns the frame's body once it is whole (consuming only
     /// its bytes from `input`), nil when `input` ran out first.
-    private func complete(
-        _ input: inout ByteBuffer, allocator: ByteBufferAllocator
-    ) throws(ProtocolError)
-        -> ByteBuffer?
-    {
+    private func complete(_ input: inout ByteBuffer) throws(ProtocolError) -> ByteBuffer? {
         guard var buffer = pending else { return nil }
         pending = nil  // so `buffer` is uniquely referenced and grows in place
         let frameStart = streamOffset - buffer.readableBytes
@@ -152,15 +148,15 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
             var prefix = input.readSlice(length: take)!
             streamOffset += take
             buffer.writeBuffer(&prefix)
-            guard buffer.readableBytes == KafkaFrame.sizePrefixBytes else {
-                pending = buffer
-                return nil
-            }
-            let size = try KafkaFrame.validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: frameStart)!
-            let wanted = min(KafkaFrame.sizePrefixBytes + size, Self.reserveBytesMax)
-            if wanted > buffer.capacity { buffer.reserveCapacity(wanted) }
         }
-        let size = try KafkaFrame.validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: frameStart)!
+        guard
+            let size = try KafkaFrame.validatedSize(of: buffer, frameBytesMax: frameBytesMax, streamOffset: frameStart)
+        else {
+            pending = buffer  // the size prefix itself is still incomplete
+            return nil
+        }
+        // Room for the whole frame (capped) once its size is known; a no-op when already there.
+        buffer.reserveCapacity(min(KafkaFrame.sizePrefixBytes + size, Self.reserveBytesMax))
         let missing = KafkaFrame.sizePrefixBytes + size - buffer.readableBytes
         var part = input.readSlice(length: min(missing, input.readableBytes))!
         streamOffset += part.readableBytes
