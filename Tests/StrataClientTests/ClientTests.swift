@@ -221,7 +221,10 @@ final class InProcessServer: Sendable {
         let reader = Task {
             for try await record in consumer.records { seen.withLock { $0.append(String(buffer: record.value!)) } }
         }
-        while seen.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while seen.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         await consumer.close()
         try await reader.value
         #expect(seen.withLock { $0 } == ["only"])
