@@ -17,18 +17,34 @@ public final class BrokerConnection: Sendable {
     let versions: [ApiKey: ClosedRange<Int16>]
     private let correlationIds = ManagedCounter()
     let clientId: String
+    /// `request.timeout.ms`: how long any request waits for its answer unless `submit` is given
+    /// a timeout of its own (long polls, group joins).
+    public let requestTimeout: TimeAmount
 
-    private init(address: String, channel: Channel, versions: [ApiKey: ClosedRange<Int16>], clientId: String) {
+    /// Kafka's default `request.timeout.ms`.
+    public static let requestTimeoutDefault = TimeAmount.seconds(30)
+
+    private init(
+        address: String, channel: Channel, versions: [ApiKey: ClosedRange<Int16>], clientId: String,
+        requestTimeout: TimeAmount
+    ) {
         self.address = address
         self.channel = channel
         self.versions = versions
         self.clientId = clientId
+        self.requestTimeout = requestTimeout
     }
 
     /// Connects and negotiates API versions (ApiVersions v0, understood by every broker).
+    ///
+    /// Every request on the connection, the ApiVersions probe included, is bounded by
+    /// `requestTimeout` unless `submit` names another: an answer that never comes closes the
+    /// connection and fails what is outstanding with `connectionClosed` (retriable), instead of
+    /// leaving the caller waiting until the broker reaps the idle connection.
     public static func connect(
         host: String, port: Int, group: EventLoopGroup, clientId: String = "strata-swift",
-        frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault
+        frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault,
+        requestTimeout: TimeAmount = BrokerConnection.requestTimeoutDefault
     ) async throws -> BrokerConnection {
         let address = "\(host):\(port)"
         let channel: Channel
@@ -54,7 +70,7 @@ public final class BrokerConnection: Sendable {
         }
         let probe = BrokerConnection(
             address: address, channel: channel, versions: [.apiVersions: 0...0],
-            clientId: clientId)
+            clientId: clientId, requestTimeout: requestTimeout)
         let answer = try await probe.send(ApiVersionsRequest())
         guard answer.errorCode == .noError else {
             channel.close(promise: nil)
@@ -68,7 +84,9 @@ public final class BrokerConnection: Sendable {
             let high = min(ours.upperBound, entry.maxVersion)
             if low <= high { versions[api] = low...high }
         }
-        return BrokerConnection(address: address, channel: channel, versions: versions, clientId: clientId)
+        return BrokerConnection(
+            address: address, channel: channel, versions: versions, clientId: clientId,
+            requestTimeout: requestTimeout)
     }
 
     /// The version this connection uses for `api` (the highest both sides speak).
@@ -77,9 +95,12 @@ public final class BrokerConnection: Sendable {
         return range.upperBound
     }
 
-    /// Sends `request` and waits for its response.
-    public func send<Request: KafkaRequest>(_ request: Request) async throws -> Request.Response {
-        try await submit(request).get()
+    /// Sends `request` and waits for its response, for at most `timeout` (default: the
+    /// connection's `requestTimeout`).
+    public func send<Request: KafkaRequest>(
+        _ request: Request, timeout: TimeAmount? = nil
+    ) async throws -> Request.Response {
+        try await submit(request, timeout: timeout).get()
     }
 
     /// A request already written to the connection, whose response is still to come.
@@ -103,9 +124,10 @@ public final class BrokerConnection: Sendable {
     /// after another go on the wire in that order (the producer relies on it to keep each
     /// partition's batches in order while several are in flight).
     ///
-    /// With a `timeout`, a request still unanswered after it closes the connection (answers come in
-    /// order, so a lost one stalls all behind it): every outstanding request then fails with
-    /// `connectionClosed`, which callers treat as retriable, as Kafka clients do.
+    /// A request still unanswered after `timeout` (default: the connection's `requestTimeout`)
+    /// closes the connection (answers come in order, so a lost one stalls all behind it): every
+    /// outstanding request then fails with `connectionClosed`, which callers treat as retriable,
+    /// as Kafka clients do.
     public func submit<Request: KafkaRequest>(
         _ request: Request, timeout: TimeAmount? = nil
     ) throws -> PendingResponse<Request.Response> {
@@ -126,11 +148,9 @@ public final class BrokerConnection: Sendable {
         let address = address
         written.futureResult.whenFailure { _ in slot.fail(ClientError.connectionClosed(broker: address)) }
         channel.writeAndFlush(pending, promise: written)
-        if let timeout {
-            let channel = channel
-            let expiry = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-            promise.futureResult.whenComplete { _ in expiry.cancel() }
-        }
+        let channel = channel
+        let expiry = channel.eventLoop.scheduleTask(in: timeout ?? requestTimeout) { channel.close(promise: nil) }
+        promise.futureResult.whenComplete { _ in expiry.cancel() }
         return PendingResponse(future: promise.futureResult, version: version, address: address)
     }
 

@@ -21,13 +21,17 @@ actor Cluster {
     private var isClosed = false
     /// Whether metadata requests for unknown topics ask the broker to create them.
     private let autoCreateTopics: Bool
+    /// `request.timeout.ms` of every connection this cluster opens.
+    let requestTimeout: TimeAmount
 
     init(
-        bootstrap: [String], group: EventLoopGroup, clientId: String, autoCreateTopics: Bool = true
+        bootstrap: [String], group: EventLoopGroup, clientId: String, autoCreateTopics: Bool = true,
+        requestTimeout: TimeAmount = BrokerConnection.requestTimeoutDefault
     )
         throws(ClientError)
     {
         self.autoCreateTopics = autoCreateTopics
+        self.requestTimeout = requestTimeout
         var parsed: [(String, Int)] = []
         for address in bootstrap {
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
@@ -51,8 +55,7 @@ actor Cluster {
         for (host, port) in bootstrap {
             tried.append("\(host):\(port)")
             if let connection = try? await BrokerConnection.connect(
-                host: host, port: port, group: group,
-                clientId: clientId)
+                host: host, port: port, group: group, clientId: clientId, requestTimeout: requestTimeout)
             {
                 bootstrapConnection = connection
                 return connection
@@ -142,8 +145,11 @@ actor Cluster {
         if let attempt = connecting[node] { return try await attempt.value }
         let group = group
         let clientId = clientId
+        let requestTimeout = requestTimeout
         let attempt = Task {
-            try await BrokerConnection.connect(host: address.host, port: address.port, group: group, clientId: clientId)
+            try await BrokerConnection.connect(
+                host: address.host, port: address.port, group: group, clientId: clientId,
+                requestTimeout: requestTimeout)
         }
         connecting[node] = attempt
         defer { connecting[node] = nil }

@@ -129,7 +129,8 @@ actor GroupMembership {
         let response = try await any.send(FindCoordinatorRequest(key: groupId))
         guard response.errorCode == .noError else { throw ClientError.broker(.findCoordinator, response.errorCode) }
         let connection = try await BrokerConnection.connect(
-            host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId)
+            host: response.host, port: Int(response.port), group: cluster.group, clientId: config.clientId,
+            requestTimeout: cluster.requestTimeout)
         return connection
     }
 
@@ -152,10 +153,15 @@ actor GroupMembership {
             groupInstanceId: config.groupInstanceId,
             protocolType: ConsumerProtocol.protocolType,
             protocols: config.assignors.map { .init(name: $0.rawValue, metadata: subscription) })
+        // The coordinator holds JoinGroup (and a follower's SyncGroup) until the rebalance
+        // completes, up to the rebalance timeout: wait that long and a little more, as Kafka's
+        // consumer does, before calling the answer lost.
+        let joinTimeout = TimeAmount.milliseconds(
+            max(Int64(config.rebalanceTimeoutMilliseconds) + 5_000, config.requestTimeoutMilliseconds))
         var joined: JoinGroupResponse?
         while joined == nil {
             request.memberId = memberId
-            let response = try await connection.send(request)
+            let response = try await connection.send(request, timeout: joinTimeout)
             if leaving { throw ClientError.closed }
             switch response.errorCode {
             case .noError: joined = response
@@ -177,7 +183,8 @@ actor GroupMembership {
         let sync = try await connection.send(
             SyncGroupRequest(
                 groupId: groupId, generationId: generationId, memberId: memberId,
-                groupInstanceId: config.groupInstanceId, assignments: assignments))
+                groupInstanceId: config.groupInstanceId, assignments: assignments),
+            timeout: joinTimeout)
         if leaving { throw ClientError.closed }
         switch sync.errorCode {
         case .noError: break

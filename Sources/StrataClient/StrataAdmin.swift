@@ -72,7 +72,10 @@ public final class StrataAdmin: Sendable {
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
         self.timeoutMilliseconds = timeoutMilliseconds
-        cluster = try Cluster(bootstrap: bootstrap, group: self.group, clientId: clientId, autoCreateTopics: false)
+        // The broker may take up to `timeoutMilliseconds` itself (CreateTopics, DeleteTopics).
+        cluster = try Cluster(
+            bootstrap: bootstrap, group: self.group, clientId: clientId, autoCreateTopics: false,
+            requestTimeout: .milliseconds(Int64(timeoutMilliseconds) + 5_000))
         do {
             _ = try await cluster.anyConnection()
         } catch {

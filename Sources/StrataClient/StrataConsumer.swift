@@ -123,7 +123,9 @@ public final class StrataConsumer: Sendable {
         self.config = config
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
-        cluster = try Cluster(bootstrap: bootstrap, group: self.group, clientId: config.clientId)
+        cluster = try Cluster(
+            bootstrap: bootstrap, group: self.group, clientId: config.clientId,
+            requestTimeout: .milliseconds(config.requestTimeoutMilliseconds))
         (rebalanceEvents, events) = AsyncStream.makeStream(
             of: RebalanceEvent.self, bufferingPolicy: .bufferingNewest(Self.rebalanceEventsBufferedMax))
         do {

@@ -128,7 +128,9 @@ public final class StrataProducer: Sendable {
         ownsGroup = group == nil
         let (reports, reportSink) = AsyncStream.makeStream(of: DeliveryReport.self)
         deliveryReports = reports
-        cluster = try Cluster(bootstrap: bootstrap, group: eventLoops, clientId: config.clientId)
+        cluster = try Cluster(
+            bootstrap: bootstrap, group: eventLoops, clientId: config.clientId,
+            requestTimeout: .milliseconds(config.requestTimeoutMilliseconds))
         accumulator = Accumulator(config: config, cluster: cluster, reports: config.deliveryReports ? reportSink : nil)
         if !config.deliveryReports { reportSink.finish() }
         do {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import StrataBroker
 import StrataClient
 import StrataProtocol
@@ -240,6 +241,33 @@ import Testing
         #expect(try await records.next().map { String(buffer: $0.value!) } == "second")
         #expect(proxy.accepted > connectionsBefore, "the stalled connection was replaced")
         await consumer.close()
+        await proxy.stop()
+        await server.stop()
+    }
+
+    /// Every request is bounded by the request timeout, not only fetches and produces: an answer
+    /// the proxy swallows closes the connection and fails the request as retriable, instead of
+    /// leaving it waiting until the broker reaps the idle connection (10 minutes).
+    @Test func lostAnswerToAnyRequestClosesTheConnectionAfterTheRequestTimeout() async throws {
+        let (server, proxy) = try await brokerBehindProxy()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connection = try await BrokerConnection.connect(
+            host: "127.0.0.1", port: proxy.port, group: group, requestTimeout: .milliseconds(200))
+        proxy.stall(true)
+        let pending = try connection.submit(ApiVersionsRequest())
+        let deadline = ContinuousClock.now + .seconds(30)
+        while connection.isActive && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(!connection.isActive, "the connection was closed after the request timeout")
+        if !connection.isActive {
+            await #expect(throws: ClientError.connectionClosed(broker: connection.address)) {
+                _ = try await pending.get()
+            }
+        }
+        proxy.stall(false)
+        await connection.close()
+        try await group.shutdownGracefully()
         await proxy.stop()
         await server.stop()
     }
