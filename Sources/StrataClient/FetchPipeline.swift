@@ -1,3 +1,4 @@
+import StrataProtocol
 import Synchronization
 
 /// The consumer's background fetcher: one task that sends the next fetch as soon as the previous
@@ -32,6 +33,11 @@ final class FetchPipeline: Sendable {
     static let readyAnswersMax = 1
 
     private let state = Mutex(State())
+    /// Where the fetcher runs: the connections' event loop, so an answer resumes it without a
+    /// thread hop and its next request goes out from that thread.
+    private let executor: EventLoopTaskExecutor?
+
+    init(executor: EventLoopTaskExecutor? = nil) { self.executor = executor }
 
     /// The next non-empty answer, in order; throws a fetch error in its place, `ClientError.closed`
     /// after `close()`, `CancellationError` when the waiting task is cancelled. Starts a fetcher
@@ -64,7 +70,7 @@ final class FetchPipeline: Sendable {
                 }
                 room?.resume(returning: true)
                 if let immediate { continuation.resume(returning: immediate) }
-                if startFetcher { Task { await self.run(fetch) } }
+                if startFetcher { Task(executorPreference: executor) { await self.run(fetch) } }
             }
         } onCancel: {
             let waiting = state.withLock { state -> CheckedContinuation<Answer, Never>? in

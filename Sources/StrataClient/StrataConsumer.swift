@@ -106,7 +106,7 @@ public final class StrataConsumer: Sendable {
     /// Whether `close()` was called.
     var closed: Bool { isClosed.withLock { $0 } }
     /// The background fetcher feeding ``records``.
-    let pipeline = FetchPipeline()
+    let pipeline: FetchPipeline
     private let events: AsyncStream<RebalanceEvent>.Continuation
     /// Partition assignments and revocations of group membership, in order (the newest
     /// `rebalanceEventsBufferedMax` are kept when nobody reads them).
@@ -123,6 +123,8 @@ public final class StrataConsumer: Sendable {
         self.config = config
         self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         ownsGroup = group == nil
+        // With the consumer's own one-thread group this is the loop every connection is on.
+        pipeline = FetchPipeline(executor: EventLoopTaskExecutor(self.group.next()))
         cluster = try Cluster(
             bootstrap: bootstrap, group: self.group, clientId: config.clientId,
             requestTimeout: .milliseconds(config.requestTimeoutMilliseconds))
