@@ -41,7 +41,9 @@ private struct Decoded: Equatable, CustomStringConvertible {
         var keys: [[UInt8]] = []
         var values: [[UInt8]?] = []
         view.forEachHeader { key, value in
-            keys.append(Array(key))
+            // As `Record.headers` shows it: a header key is a UTF-8 string, so bytes that are not valid
+            // UTF-8 (a damaged batch) read as U+FFFD there; the view hands out the raw bytes.
+            keys.append(Array(String(decoding: Array(key), as: UTF8.self).utf8))
             values.append(value.map { Array($0) })
         }
         #expect(keys.count == view.headerCount)
