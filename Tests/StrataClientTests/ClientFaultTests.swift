@@ -252,7 +252,7 @@ import Testing
         let (server, proxy) = try await brokerBehindProxy()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connection = try await BrokerConnection.connect(
-            host: "127.0.0.1", port: proxy.port, group: group, requestTimeout: .milliseconds(200))
+            host: "127.0.0.1", port: proxy.port, group: group, requestTimeout: .seconds(2))
         proxy.stall(true)
         let pending = try connection.submit(ApiVersionsRequest())
         let deadline = ContinuousClock.now + .seconds(30)
