@@ -138,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "StrataProtocolTests",
             dependencies: ["StrataProtocol", "StrataRecords", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOEmbedded", package: "swift-nio")],
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -48,19 +48,22 @@ public final class BrokerConnection: Sendable {
     ) async throws -> BrokerConnection {
         let address = "\(host):\(port)"
         let channel: Channel
+        // The rest of a large answer (a fetch) is read straight into its frame's buffer.
+        let receiveTarget = FrameReceiveTarget()
         do {
             channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 // Fetch responses run to megabytes: let reads grow to 1 MiB (NIO's default stops at 64 KiB).
                 .channelOption(
                     .recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 16_384, maximum: 1 << 20)
+                    value: KafkaFrameReceiveAllocator(
+                        minimum: 64, initial: 16_384, maximum: 1 << 20, target: receiveTarget)
                 )
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            KafkaFrameHandler(frameBytesMax: frameBytesMax))
+                            KafkaFrameHandler(frameBytesMax: frameBytesMax, receiveTarget: receiveTarget))
                         try channel.pipeline.syncOperations.addHandler(ResponseRouter(address: address))
                     }
                 }

@@ -73,6 +73,9 @@ public enum KafkaFrame {
 /// `ByteToMessageHandler` cumulates every read into one growing buffer and compacts it, which copies a
 /// megabyte fetch response or produce request up to three times.)
 ///
+/// Given a ``FrameReceiveTarget`` shared with the channel's ``KafkaFrameReceiveAllocator``, the rest of a
+/// large frame is read straight into the frame's buffer and not copied at all.
+///
 /// A channel handler: all its state is used only on its channel's event loop. A negative or oversize size
 /// prefix fires a ``ProtocolError`` (so the owner can log it and close the connection) before any of the
 /// frame is buffered; input after that error is dropped. A connection whose input ends inside a frame
@@ -92,11 +95,16 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
     private var stopped = false
     /// The socket's current `SO_RCVLOWAT` as this handler last set it (1: the kernel's default).
     private var wakeBytes = 1
+    /// Shared with the channel's receive allocator, when it is a ``KafkaFrameReceiveAllocator``.
+    private let receiveTarget: FrameReceiveTarget?
 
     /// Creates a handler accepting frames of up to `frameBytesMax` bytes (after the size prefix).
-    public init(frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault) {
+    /// With a `receiveTarget` shared with the channel's ``KafkaFrameReceiveAllocator``, large frames
+    /// are read in place.
+    public init(frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault, receiveTarget: FrameReceiveTarget? = nil) {
         precondition(frameBytesMax >= 0, "frameBytesMax must not be negative")
         self.frameBytesMax = frameBytesMax
+        self.receiveTarget = receiveTarget
     }
 
     /// The most a partially received frame reserves ahead (2 MiB: a fetch or produce of 1 MiB batches).
@@ -109,8 +117,29 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !stopped else { return }
         var input = Self.unwrapInboundIn(data)
-        defer { adjustWakeBytes(context: context) }
+        defer {
+            offerDirectRead()
+            adjustWakeBytes(context: context)
+        }
+        let readInPlace = receiveTarget.map { $0.prefix != nil && $0.handouts > 0 } ?? false
+        let prefix = receiveTarget?.prefix
+        receiveTarget?.prefix = nil
         do {
+            if readInPlace, let prefix {
+                // A read into the frame's own buffer (see FrameReceiveTarget): it starts with the
+                // pending bytes, so it is framed from its start like any read. Checked, not assumed.
+                guard Self.startsWith(input, prefix) else {
+                    throw ProtocolError(
+                        .truncatedFrame(
+                            size: prefix.getInteger(at: prefix.readerIndex, as: Int32.self).map(Int.init) ?? -1,
+                            available: prefix.readableBytes),
+                        context: "frame read in place does not start with the bytes received before it",
+                        position: streamOffset - prefix.readableBytes)
+                }
+                pending = nil
+                streamOffset -= prefix.readableBytes
+                receiveTarget?.framesReadInPlace += 1
+            }
             if pending != nil {
                 guard let frame = try complete(&input) else { return }
                 context.fireChannelRead(Self.wrapInboundOut(frame))
@@ -125,14 +154,19 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
                 context.fireChannelRead(Self.wrapInboundOut(frame))
             }
             if !stopped, input.readableBytes > 0 {
-                var buffer = context.channel.allocator.buffer(capacity: reservation(for: input))
                 streamOffset += input.readableBytes
-                buffer.writeBuffer(&input)
-                pending = buffer
+                if readsInPlace(input) {
+                    pending = input  // kept as it is: the receive allocator copies it once, see offerDirectRead
+                } else {
+                    var buffer = context.channel.allocator.buffer(capacity: reservation(for: input))
+                    buffer.writeBuffer(&input)
+                    pending = buffer
+                }
             }
         } catch {
             stopped = true
             pending = nil
+            receiveTarget?.prefix = nil
             context.fireErrorCaught(error)
         }
     }
@@ -197,6 +231,40 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
         return max(input.readableBytes, min(KafkaFrame.sizePrefixBytes + Int(size), Self.reserveBytesMax))
     }
 
+    /// Whether the rest of the incomplete frame `bytes` starts is to be read in place: with a receive
+    /// target, when the rest is large enough to be waited for whole (`adjustWakeBytes`) and the frame
+    /// within the reservation cap. The frame's start is then copied once, into the read buffer, where
+    /// appending the rest would copy the whole frame.
+    private func readsInPlace(_ bytes: ByteBuffer) -> Bool {
+        guard receiveTarget != nil, let size = bytes.getInteger(at: bytes.readerIndex, as: Int32.self) else {
+            return false
+        }
+        let frameBytes = KafkaFrame.sizePrefixBytes + Int(size)
+        return frameBytes - bytes.readableBytes >= Self.wakeWholeFrameBytesMin && frameBytes <= Self.reserveBytesMax
+    }
+
+    /// Leaves the pending frame's start with the receive allocator when its rest is to be read in place.
+    private func offerDirectRead() {
+        guard let target = receiveTarget else { return }
+        target.prefix = nil
+        guard !stopped, let buffer = pending, readsInPlace(buffer),
+            let size = buffer.getInteger(at: buffer.readerIndex, as: Int32.self)
+        else { return }
+        target.prefix = buffer
+        target.frameBytes = KafkaFrame.sizePrefixBytes + Int(size)
+        target.handouts = 0
+    }
+
+    /// Whether `input`'s readable bytes begin with all of `prefix`'s.
+    private static func startsWith(_ input: ByteBuffer, _ prefix: ByteBuffer) -> Bool {
+        guard input.readableBytes >= prefix.readableBytes else { return false }
+        return input.withUnsafeReadableBytes { inputBytes in
+            prefix.withUnsafeReadableBytes { prefixBytes in
+                prefixBytes.isEmpty || memcmp(inputBytes.baseAddress!, prefixBytes.baseAddress!, prefixBytes.count) == 0
+            }
+        }
+    }
+
     public func channelInactive(context: ChannelHandlerContext) {
         endOfInput(context: context)
         context.fireChannelInactive()
@@ -209,6 +277,7 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
 
     /// Input ended: bytes of an incomplete frame are an error.
     private func endOfInput(context: ChannelHandlerContext) {
+        receiveTarget?.prefix = nil
         guard !stopped else { return }
         stopped = true
         guard let buffer = pending else { return }
