@@ -25,6 +25,8 @@ final class FetchPipeline: Sendable {
         /// The fetcher, waiting for room in `ready`.
         var fetcherWaiting: CheckedContinuation<Bool, Never>?
         var fetcherRunning = false
+        /// The latest fetcher task (awaited by `fetcherFinished`).
+        var fetcher: Task<Void, Never>?
         var closed = false
         var nextReaderId = 0
     }
@@ -53,24 +55,25 @@ final class FetchPipeline: Sendable {
         }
         let answer = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
-                let (immediate, startFetcher, room) = state.withLock {
-                    state -> (Answer?, Bool, CheckedContinuation<Bool, Never>?) in
+                let (immediate, room) = state.withLock {
+                    state -> (Answer?, CheckedContinuation<Bool, Never>?) in
                     if !state.ready.isEmpty {
                         let answer = state.ready.removeFirst()
                         let room = state.fetcherWaiting
                         state.fetcherWaiting = nil
-                        return (answer, false, room)
+                        return (answer, room)
                     }
-                    if state.closed { return (.failure(ClientError.closed), false, nil) }
-                    if Task.isCancelled { return (.failure(CancellationError()), false, nil) }
+                    if state.closed { return (.failure(ClientError.closed), nil) }
+                    if Task.isCancelled { return (.failure(CancellationError()), nil) }
                     state.readers.append((id, continuation))
-                    let start = !state.fetcherRunning
-                    state.fetcherRunning = true
-                    return (nil, start, nil)
+                    if !state.fetcherRunning {
+                        state.fetcherRunning = true
+                        state.fetcher = Task(executorPreference: executor) { await self.run(fetch) }
+                    }
+                    return (nil, nil)
                 }
                 room?.resume(returning: true)
                 if let immediate { continuation.resume(returning: immediate) }
-                if startFetcher { Task(executorPreference: executor) { await self.run(fetch) } }
             }
         } onCancel: {
             let waiting = state.withLock { state -> CheckedContinuation<Answer, Never>? in
@@ -103,6 +106,12 @@ final class FetchPipeline: Sendable {
         }
         for reader in readers { reader.continuation.resume(returning: .failure(ClientError.closed)) }
         fetcher?.resume(returning: false)
+    }
+
+    /// Waits for the fetcher to end (after `close()` and the connections' closing, it ends within a
+    /// retry backoff), so its tasks' jobs never reach an event loop that was shut down.
+    func fetcherFinished() async {
+        await state.withLock { $0.fetcher }?.value
     }
 
     /// The fetcher: fetch, hand over, repeat while there is room; ends on an error or `close()`.

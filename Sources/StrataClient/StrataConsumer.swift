@@ -293,6 +293,8 @@ public final class StrataConsumer: Sendable {
         if let member = membership.withLock({ $0 }) { await member.leave() }
         events.finish()
         await cluster.close()
+        // The fetcher runs on the group's event loop: it must be done before the loop goes.
+        await pipeline.fetcherFinished()
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 

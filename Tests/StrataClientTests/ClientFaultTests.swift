@@ -220,7 +220,9 @@ import Testing
         try await producer.close()
         var config = ConsumerConfig()
         config.fetchMaxWaitMilliseconds = 100
-        config.requestTimeoutMilliseconds = 300
+        // Every request of the consumer has this timeout: short enough for a quick test, long enough
+        // for its connects and metadata on a loaded machine.
+        config.requestTimeoutMilliseconds = 2_000
         let consumer = try await StrataConsumer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
         try await consumer.assign(topic: topic.topic, partitions: [0], from: .earliest)
         var records = consumer.records.makeAsyncIterator()
@@ -252,7 +254,7 @@ import Testing
         let (server, proxy) = try await brokerBehindProxy()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connection = try await BrokerConnection.connect(
-            host: "127.0.0.1", port: proxy.port, group: group, requestTimeout: .seconds(2))
+            host: "127.0.0.1", port: proxy.port, group: group, requestTimeout: .seconds(5))
         proxy.stall(true)
         let pending = try connection.submit(ApiVersionsRequest())
         let deadline = ContinuousClock.now + .seconds(30)
