@@ -27,6 +27,13 @@ import Testing
         return channel
     }
 
+    /// A handler and the receive allocator it shares its target with, as a client connection has them.
+    private func inPlaceReader() throws -> (FrameReceiveTarget, KafkaFrameReceiveAllocator, EmbeddedChannel) {
+        let target = FrameReceiveTarget()
+        let allocator = KafkaFrameReceiveAllocator(minimum: 64, initial: 1_024, maximum: 1 << 20, target: target)
+        return (target, allocator, try channel(target))
+    }
+
     private func readFrames(_ channel: EmbeddedChannel) throws -> [ByteBuffer] {
         var frames: [ByteBuffer] = []
         while let frame = try channel.readInbound(as: ByteBuffer.self) { frames.append(frame) }
@@ -50,9 +57,7 @@ import Testing
     }
 
     @Test func restOfALargeFrameIsReadIntoTheFramesOwnBufferAndEmittedWithoutACopy() throws {
-        let target = FrameReceiveTarget()
-        var allocator = KafkaFrameReceiveAllocator(minimum: 64, initial: 1_024, maximum: 1 << 20, target: target)
-        let channel = try channel(target)
+        var (target, allocator, channel) = try inPlaceReader()
         let large = body(300_000)
         var input = frame(large)
         input.writeImmutableBuffer(frame([1, 2, 3]))
@@ -75,9 +80,7 @@ import Testing
     /// NIO may make a read buffer and then read nothing into it (the socket had nothing after all):
     /// the next one must still start with the frame's bytes.
     @Test func aReadBufferThatGetsNothingLosesNothing() throws {
-        let target = FrameReceiveTarget()
-        var allocator = KafkaFrameReceiveAllocator(minimum: 64, initial: 1_024, maximum: 1 << 20, target: target)
-        let channel = try channel(target)
+        var (_, allocator, channel) = try inPlaceReader()
         let large = body(200_000, seed: 13)
         var input = frame(large)
         try channel.writeInbound(read(&allocator, from: &input, upTo: 5_000))
@@ -90,9 +93,7 @@ import Testing
 
     /// A read that brings only part of the rest: the frame completes over later reads.
     @Test func restArrivingInSeveralReadsStillMakesOneIntactFrame() throws {
-        let target = FrameReceiveTarget()
-        var allocator = KafkaFrameReceiveAllocator(minimum: 64, initial: 1_024, maximum: 1 << 20, target: target)
-        let channel = try channel(target)
+        var (_, allocator, channel) = try inPlaceReader()
         let large = body(1_000_000, seed: 29)
         var input = frame(large)
         input.writeImmutableBuffer(frame(body(70_000, seed: 3)))
@@ -107,9 +108,7 @@ import Testing
     /// asking for the frame's buffer, the connection fails with a framing error instead of
     /// splicing the stream wrongly.
     @Test func aReadThatDoesNotStartWithTheFramesBytesIsAFramingError() throws {
-        let target = FrameReceiveTarget()
-        var allocator = KafkaFrameReceiveAllocator(minimum: 64, initial: 1_024, maximum: 1 << 20, target: target)
-        let channel = try channel(target)
+        var (_, allocator, channel) = try inPlaceReader()
         var input = frame(body(200_000))
         try channel.writeInbound(read(&allocator, from: &input, upTo: 1_000))
         _ = allocator.buffer(allocator: ByteBufferAllocator())
@@ -149,7 +148,7 @@ import Testing
     @Test func randomFramesOverARealSocketArriveIntact() async throws {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("FrameInPlaceReadTests.randomFramesOverARealSocketArriveIntact seed \(seed)")
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var bodies: [[UInt8]] = []
         var stream = ByteBuffer()
         for index in 0..<60 {
@@ -241,17 +240,4 @@ private final class ChunkSender: Sendable {
     }
 
     func stop() async { try? await server.close() }
-}
-
-/// A small seeded generator (SplitMix64), so a failing run can be replayed.
-private struct SplitMix {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
