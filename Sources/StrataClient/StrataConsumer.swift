@@ -20,8 +20,9 @@ public struct ConsumerConfig: Sendable {
     /// `retry.backoff.ms`: the pause before fetching again after a dropped connection or an
     /// unreachable leader (the consumer retries such trouble for as long as it runs).
     public var retryBackoffMilliseconds: Int64 = 100
-    /// `request.timeout.ms`: a fetch still unanswered this long after its `fetchMaxWaitMilliseconds`
-    /// closes its connection, and the fetch is retried from the positions (a lost answer would
+    /// `request.timeout.ms`: a request still unanswered this long (a fetch: this long after its
+    /// `fetchMaxWaitMilliseconds`; JoinGroup and SyncGroup: the rebalance timeout + 5 s) closes its
+    /// connection and fails as retriable; fetches are retried from the positions (a lost answer would
     /// otherwise stall the consumer for good).
     public var requestTimeoutMilliseconds: Int64 = 30_000
     /// How long the constructor retries the bootstrap brokers before throwing

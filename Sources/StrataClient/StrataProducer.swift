@@ -39,8 +39,8 @@ public struct ProducerConfig: Sendable {
     /// first to the second (with ±20 % jitter).
     public var retryBackoffMilliseconds: Int64 = 100
     public var retryBackoffMaxMilliseconds: Int64 = 1_000
-    /// `request.timeout.ms`: an unanswered produce request after this closes its connection and
-    /// is retried.
+    /// `request.timeout.ms`: a request (produce, metadata, …) unanswered after this closes its
+    /// connection and is retried (produce batches: within `delivery.timeout.ms`).
     public var requestTimeoutMilliseconds: Int64 = 30_000
     /// `delivery.timeout.ms`: a record not acknowledged this long after `send`/`enqueue` fails with
     /// `timedOut`.
