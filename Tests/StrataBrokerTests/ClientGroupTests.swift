@@ -12,10 +12,14 @@ import Testing
     static let noDelay = ["--set", "group.initial.rebalance.delay.ms=0"]
 
     /// Fast heartbeats and the broker's minimum session timeout, so takeovers are quick.
-    static func memberConfig(autoCommit: Bool = true) -> ConsumerConfig {
+    /// Quick heartbeats and commits. The session lasts 20 s: with 6 s a loaded full run sometimes
+    /// starved a member's heartbeats long enough to have it evicted, and the survivor was assigned
+    /// everything while the evicted member still read its own partitions (both then read all 400).
+    /// The eviction test sets its own 6 s session.
+    static func memberConfig(autoCommit: Bool = true, sessionMilliseconds: Int32 = 20_000) -> ConsumerConfig {
         var config = ConsumerConfig()
         config.heartbeatIntervalMilliseconds = 300
-        config.sessionTimeoutMilliseconds = 6_000
+        config.sessionTimeoutMilliseconds = sessionMilliseconds
         config.autoCommitIntervalMilliseconds = 1_000
         config.enableAutoCommit = autoCommit
         config.fetchMaxWaitMilliseconds = 100
@@ -132,8 +136,11 @@ import Testing
         let server = try ServerProcess(extraArguments: Self.noDelay)
         defer { server.cleanup() }
         try await createTopic(server, "evict")
-        let victim = try await GroupReader(server, group: "evict-group", topic: "evict")
-        let survivor = try await GroupReader(server, group: "evict-group", topic: "evict")
+        let sixSeconds = Self.memberConfig(sessionMilliseconds: 6_000)
+        let victim = try await GroupReader(
+            bootstrap: server.bootstrap, group: "evict-group", topic: "evict", config: sixSeconds)
+        let survivor = try await GroupReader(
+            bootstrap: server.bootstrap, group: "evict-group", topic: "evict", config: sixSeconds)
         try await eventually("a 2 + 2 split") {
             victim.consumer.assignment.count == 2 && survivor.consumer.assignment.count == 2
         }

@@ -222,7 +222,7 @@ import Testing
         config.fetchMaxWaitMilliseconds = 100
         // Every request of the consumer has this timeout: short enough for a quick test, long enough
         // for its connects and metadata on a loaded machine.
-        config.requestTimeoutMilliseconds = 2_000
+        config.requestTimeoutMilliseconds = 10_000
         let consumer = try await StrataConsumer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
         try await consumer.assign(topic: topic.topic, partitions: [0], from: .earliest)
         var records = consumer.records.makeAsyncIterator()
