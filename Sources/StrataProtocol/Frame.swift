@@ -121,11 +121,11 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
             offerDirectRead()
             adjustWakeBytes(context: context)
         }
-        let readInPlace = receiveTarget.map { $0.prefix != nil && $0.handouts > 0 } ?? false
-        let prefix = receiveTarget?.prefix
+        // Set when this read went into a buffer the receive allocator made from the pending bytes.
+        let readInPlace = receiveTarget.flatMap { $0.handouts > 0 ? $0.prefix : nil }
         receiveTarget?.prefix = nil
         do {
-            if readInPlace, let prefix {
+            if let prefix = readInPlace {
                 // A read into the frame's own buffer (see FrameReceiveTarget): it starts with the
                 // pending bytes, so it is framed from its start like any read. Checked, not assumed.
                 guard Self.startsWith(input, prefix) else {

@@ -36,6 +36,10 @@ public final class FrameReceiveTarget: @unchecked Sendable {
 /// adaptive sizing, except that while the handler waits for the rest of a large frame each read
 /// buffer is the frame's own (see ``FrameReceiveTarget``).
 ///
+/// NIO's receive pool may keep up to `maxMessagesPerRead` (4) of those buffers for reuse, so a
+/// connection that received large frames can hold up to 4 × 2 MiB of them; meant for a client's few
+/// connections, not for a broker's thousands.
+///
 /// Relies on NIO asking `buffer(allocator:)` for every read while `nextBufferSize()` is nil and
 /// `record` said the buffer may grow (NIO 2.x's pooled receive path); the handler checks that each
 /// such read really starts with its bytes and copies as before if not.
