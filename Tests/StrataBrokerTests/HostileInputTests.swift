@@ -256,17 +256,15 @@ final class RawConnection {
 
     /// `connections.max.idle.ms`: a silent connection is closed by the server; a talking one is not.
     /// Also: `strata serve` raises its soft open-files limit to the hard limit (started here with a
-    /// soft limit of 1024 inherited from the test process).
+    /// soft limit of 1024). The limit is set for the server alone: lowering the test process's own
+    /// limit while it started made tests running beside it fail (EMFILE on their sockets, EBADF
+    /// from `Process.run`).
     @Test func idleConnectionsAreReapedAndTheOpenFilesLimitIsRaised() throws {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        let saved = limit
-        limit.rlim_cur = min(1024, limit.rlim_max)
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        let started = Result { try ServerProcess(extraArguments: ["--set", "connections.max.idle.ms=400"]) }
-        var restore = saved
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore)
-        let server = try started.get()
+        let server = try ServerProcess(
+            extraArguments: ["--set", "connections.max.idle.ms=400"],
+            openFilesSoftLimit: Int(min(1024, limit.rlim_max)))
         defer { server.cleanup() }
         let limits = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/limits", encoding: .utf8)
         let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }

@@ -29,8 +29,10 @@ final class ServerProcess {
         return bundle
     }
 
-    /// Starts `strata serve` and waits (bounded) for its "listening" line.
-    init(extraArguments: [String] = [], dataDirectory: String? = nil) throws {
+    /// Starts `strata serve` and waits (bounded) for its "listening" line. With `openFilesSoftLimit`
+    /// the server starts with that soft `RLIMIT_NOFILE` (through `sh -c 'ulimit -Sn N; exec …'`, so
+    /// the test process's own limit, shared by every test running beside it, stays as it is).
+    init(extraArguments: [String] = [], dataDirectory: String? = nil, openFilesSoftLimit: Int? = nil) throws {
         let data = dataDirectory ?? NSTemporaryDirectory() + "strata-interop-\(UUID().uuidString)"
         self.dataDirectory = data
         stderrPath = data + ".stderr.log"
@@ -39,13 +41,20 @@ final class ServerProcess {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw InteropError("strata binary not found at \(binary.path); run `swift build` first")
         }
-        process.executableURL = binary
-        process.arguments =
+        let arguments =
             [
                 "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "info",
                 "--metrics", "127.0.0.1:0",
             ]
             + extraArguments
+        if let openFilesSoftLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -Sn \(openFilesSoftLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
