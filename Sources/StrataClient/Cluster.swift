@@ -66,10 +66,6 @@ actor Cluster {
         throw ClientError.noBrokerAvailable(tried: tried)
     }
 
-    /// Bounds of one bootstrap attempt's wait for its first answer (see `waitUntilReachable`).
-    static let probeSecondsMin = Duration.seconds(2)
-    static let probeSecondsMax = Duration.seconds(10)
-
     /// Waits until some bootstrap broker answers, retrying with backoff for up to `timeout`; then
     /// throws `noBrokerAvailable` naming every address tried.
     func waitUntilReachable(timeout: Duration) async throws {
@@ -77,15 +73,11 @@ actor Cluster {
         var backoff = Duration.milliseconds(50)
         while true {
             do {
-                // A broker that accepts and never answers must not hold the wait past its deadline:
-                // each attempt's first answer gets the time left, at least 2 s (a loaded broker
-                // is slow, not gone) and at most 10 s (Kafka's socket.connection.setup.timeout.ms),
-                // so a stuck attempt leaves time for the next.
-                let left = ContinuousClock.now.duration(to: deadline)
-                let probe = min(max(left, Self.probeSecondsMin), Self.probeSecondsMax)
+                // No single attempt may outlast the deadline (a broker that accepts and never answers).
+                let left = max(ContinuousClock.now.duration(to: deadline), .milliseconds(100))
                 _ = try await anyConnection(
                     probeTimeout: .nanoseconds(
-                        probe.components.seconds * 1_000_000_000 + probe.components.attoseconds / 1_000_000_000))
+                        Int64(left.components.seconds) * 1_000_000_000 + left.components.attoseconds / 1_000_000_000))
                 return
             } catch ClientError.noBrokerAvailable(let tried) {
                 let now = ContinuousClock.now
