@@ -44,7 +44,7 @@ public final class BrokerConnection: Sendable {
     public static func connect(
         host: String, port: Int, group: EventLoopGroup, clientId: String = "strata-swift",
         frameBytesMax: Int = KafkaFrame.frameBytesMaxDefault,
-        requestTimeout: TimeAmount = BrokerConnection.requestTimeoutDefault, probeTimeout: TimeAmount? = nil
+        requestTimeout: TimeAmount = BrokerConnection.requestTimeoutDefault
     ) async throws -> BrokerConnection {
         let address = "\(host):\(port)"
         let channel: Channel
@@ -74,8 +74,7 @@ public final class BrokerConnection: Sendable {
         let probe = BrokerConnection(
             address: address, channel: channel, versions: [.apiVersions: 0...0],
             clientId: clientId, requestTimeout: requestTimeout)
-        // `probeTimeout`: a caller retrying until a deadline must not wait past it for one answer.
-        let answer = try await probe.send(ApiVersionsRequest(), timeout: probeTimeout.map { min($0, requestTimeout) })
+        let answer = try await probe.send(ApiVersionsRequest())
         guard answer.errorCode == .noError else {
             channel.close(promise: nil)
             throw ClientError.broker(.apiVersions, answer.errorCode)

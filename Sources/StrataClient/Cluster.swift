@@ -45,9 +45,8 @@ actor Cluster {
         self.clientId = clientId
     }
 
-    /// Any live connection (bootstrap first). A new connection's first answer is waited for at most
-    /// `probeTimeout` (default: the request timeout).
-    func anyConnection(probeTimeout: TimeAmount? = nil) async throws -> BrokerConnection {
+    /// Any live connection (bootstrap first).
+    func anyConnection() async throws -> BrokerConnection {
         if isClosed { throw ClientError.closed }
         if let connection = bootstrapConnection, connection.isActive { return connection }
         if let connection = connections.values.first(where: \.isActive) { return connection }
@@ -56,8 +55,7 @@ actor Cluster {
         for (host, port) in bootstrap {
             tried.append("\(host):\(port)")
             if let connection = try? await BrokerConnection.connect(
-                host: host, port: port, group: group, clientId: clientId, requestTimeout: requestTimeout,
-                probeTimeout: probeTimeout)
+                host: host, port: port, group: group, clientId: clientId, requestTimeout: requestTimeout)
             {
                 bootstrapConnection = connection
                 return connection
@@ -73,11 +71,7 @@ actor Cluster {
         var backoff = Duration.milliseconds(50)
         while true {
             do {
-                // No single attempt may outlast the deadline (a broker that accepts and never answers).
-                let left = max(ContinuousClock.now.duration(to: deadline), .milliseconds(100))
-                _ = try await anyConnection(
-                    probeTimeout: .nanoseconds(
-                        Int64(left.components.seconds) * 1_000_000_000 + left.components.attoseconds / 1_000_000_000))
+                _ = try await anyConnection()
                 return
             } catch ClientError.noBrokerAvailable(let tried) {
                 let now = ContinuousClock.now
