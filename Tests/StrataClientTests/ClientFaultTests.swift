@@ -137,7 +137,9 @@ import Testing
         }
         proxy.forward(to: 1)
         var config = ProducerConfig()
-        config.maxBlockMilliseconds = 20_000
+        // Generous: an attempt that reaches the in-process broker while the parallel suite starves it
+        // may wait out the whole 30 s request timeout before the next attempt.
+        config.maxBlockMilliseconds = 120_000
         let producer = try await StrataProducer(bootstrap: ["127.0.0.1:\(proxy.port)"], config: config)
         let metadata = try await producer.send(topic: "late", key: nil, value: Array("hello".utf8), partition: 0)
         #expect(metadata.offset == 0)
