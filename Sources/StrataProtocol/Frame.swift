@@ -122,10 +122,10 @@ public final class KafkaFrameHandler: ChannelInboundHandler {
             adjustWakeBytes(context: context)
         }
         // Set when this read went into a buffer the receive allocator made from the pending bytes.
-        let readInPlace = receiveTarget.flatMap { $0.handouts > 0 ? $0.prefix : nil }
+        let inPlacePrefix = receiveTarget.flatMap { $0.handouts > 0 ? $0.prefix : nil }
         receiveTarget?.prefix = nil
         do {
-            if let prefix = readInPlace {
+            if let prefix = inPlacePrefix {
                 // A read into the frame's own buffer (see FrameReceiveTarget): it starts with the
                 // pending bytes, so it is framed from its start like any read. Checked, not assumed.
                 guard Self.startsWith(input, prefix) else {

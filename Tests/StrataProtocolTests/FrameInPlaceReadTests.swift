@@ -225,6 +225,8 @@ private final class ChunkSender: Sendable {
                     @Sendable func send(_ index: Int) {
                         guard index < chunks.count else { return }
                         child.writeAndFlush(chunks[index]).whenSuccess {
+                            // A pause in the traffic under test (so the client sees partial frames),
+                            // not a wait for a condition.
                             if pauses[index] {
                                 child.eventLoop.scheduleTask(in: .milliseconds(2)) { send(index + 1) }
                             } else {
